@@ -1,0 +1,3 @@
+from trackscope.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""The Python entry points behind every CLI command.
+
+Each function imports the module that does the work inside its body, so ``import trackscope`` stays light.
+The CLI (:mod:`trackscope.cli`) is a thin layer over these. Every function raises
+:class:`trackscope.errors.TrackscopeError` for bad input and never prints.
+
+Dispatch on saved models: a model folder's ``model.json`` names its ``task`` ("mood", "popularity") and its
+``input`` ("table", "audio"); :func:`evaluate`, :func:`predict` and :func:`explain` hand the opened folder to
+``trackscope.tasks.<task>``, whose functions of the same names take ``(model_dir, **options)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from trackscope.errors import ModelError
+
+_TASK_MODULES = {"mood": "trackscope.tasks.mood", "popularity": "trackscope.tasks.popularity"}
+
+
+def _open(model: str | Path):
+    from trackscope.models.persist import load_model_dir
+
+    md = load_model_dir(model)
+    if md.task not in _TASK_MODULES:
+        raise ModelError(f"unknown model task {md.task!r}", path=md.path)
+    return md, importlib.import_module(_TASK_MODULES[md.task])
+
+
+def train_mood(**options: Any) -> dict[str, Any]:
+    """Train a mood model (from a Spotify-feature table, or from audio); see :func:`trackscope.tasks.mood.train`."""
+    from trackscope.tasks.mood import train
+
+    return train(**options)
+
+
+def train_popularity(**options: Any) -> dict[str, Any]:
+    """Train a hit-potential model; see :func:`trackscope.tasks.popularity.train`."""
+    from trackscope.tasks.popularity import train
+
+    return train(**options)
+
+
+def evaluate(model: str | Path, **options: Any) -> dict[str, Any]:
+    """Score a saved model on another labelled data set; returns the metrics dictionary."""
+    md, mod = _open(model)
+    return mod.evaluate(md, **options)
+
+
+def predict(model: str | Path, **options: Any) -> Any:
+    """Predictions of a saved model (a pandas DataFrame, one row per track)."""
+    md, mod = _open(model)
+    return mod.predict(md, **options)
+
+
+def explain(model: str | Path, **options: Any) -> dict[str, Any]:
+    """Why a saved model scores a song (or a table row) the way it does."""
+    md, mod = _open(model)
+    if not hasattr(mod, "explain"):
+        raise ModelError(f"{md.task} models have no explanation yet", path=md.path)
+    return mod.explain(md, **options)

@@ -1,0 +1,80 @@
+"""The Typer app and the helpers every command shares.
+
+Only this layer talks to the terminal: library code returns values and raises
+:class:`trackscope.errors.TrackscopeError` for bad input, which becomes one line on stderr and exit code 2.
+Heavy libraries (numpy, torch, sklearn, librosa) are imported inside the commands, never at module level,
+so ``trackscope --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+
+from trackscope._json import dumps
+from trackscope.constants import EXIT_BAD_INPUT, EXIT_BUG
+from trackscope.errors import TrackscopeError
+
+app = typer.Typer(
+    name="trackscope",
+    help="Mood and hit potential of songs — from Spotify tables or from the audio itself, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+train_app = typer.Typer(help="Train a model: [b]mood[/b] or [b]popularity[/b].", no_args_is_help=True)
+collect_app = typer.Typer(help="Collect track tables from the Spotify Web API.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(collect_app, name="collect")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(stderr: bool = False):  # -> rich.console.Console
+    """A Rich console; ``stderr=True`` for progress and messages that must not pollute ``--json`` output."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def emit_json(obj: Any) -> None:
+    """Write exactly one JSON object to stdout (numpy values converted, NaN becomes null)."""
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def handle_errors(func: F) -> F:
+    """Turn bad input into one line on stderr + exit 2, Ctrl-C into exit 130, anything else into exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrackscopeError as err:
+            sys.stderr.write(f"trackscope: error: {err}\n")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("trackscope: interrupted\n")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception:  # noqa: BLE001 — a bug: show it, exit 1
+            traceback.print_exc()
+            sys.stderr.write("trackscope: internal error (a bug) — please report it with the traceback above\n")
+            raise typer.Exit(EXIT_BUG) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """``"a, b,c"`` → ``["a", "b", "c"]``; None or empty → None."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None

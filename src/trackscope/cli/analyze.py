@@ -1,0 +1,3 @@
+"""CLI: analyze (work in progress — see the open issues)."""
+
+from __future__ import annotations

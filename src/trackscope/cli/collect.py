@@ -1,0 +1,3 @@
+"""CLI: collect (work in progress — see the open issues)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI: demo (being built — issue 2)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI: extract (work in progress — see the open issues)."""
+
+from __future__ import annotations

@@ -1,0 +1,167 @@
+"""CLI: evaluate, predict and explain a saved model (any task; dispatch happens in :mod:`trackscope.api`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from trackscope.cli._app import app, console, emit_json, handle_errors
+from trackscope.errors import TrackscopeError
+
+MODEL_HELP = "Model folder written by `trackscope train` (or builtin:NAME, e.g. builtin:mood)."
+
+
+def _given(**kw: Any) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    data: Path | None = typer.Option(None, "--data", help="Labelled table (CSV or Parquet)."),
+    audio: Path | None = typer.Option(None, "--audio", help="Folder of audio files (searched recursively)."),
+    labels: Path | None = typer.Option(None, "--labels", help="CSV of labels for --audio."),
+    id_column: str | None = typer.Option(None, "--id-column", help="Column of --labels naming the audio file."),
+    label: str | None = typer.Option(None, "--label", help="Label column (default: the one the model was trained on)."),
+    label_map: str | None = typer.Option(
+        None, "--label-map", help='Rename labels before matching, e.g. "calm=Relaxing,sad=Dark".'
+    ),
+    target: str | None = typer.Option(None, "--target", help="Popularity column for popularity models."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+) -> None:
+    """Score a saved model on another labelled table or audio folder: accuracy, macro-F1 (or ROC-AUC),
+    per-class scores and the confusion matrix."""
+    from trackscope import api
+
+    if data is None and audio is None:
+        raise TrackscopeError("give --data TABLE or --audio DIR --labels FILE")
+    result = api.evaluate(
+        model,
+        **_given(
+            data=data, audio=audio, labels=labels, id_column=id_column, label=label, label_map=label_map, target=target
+        ),
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        print_metrics(result)
+
+
+@app.command()
+@handle_errors
+def predict(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    songs: list[Path] | None = typer.Argument(None, help="Audio files or folders (for audio models)."),
+    data: Path | None = typer.Option(None, "--data", help="Table of tracks (for table models)."),
+    out: Path | None = typer.Option(None, "--out", help="Write predictions to this CSV (or .json / .parquet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object."),
+) -> None:
+    """Predict mood (with class probabilities) or hit potential for every row or song."""
+    from trackscope import api
+
+    if data is None and not songs:
+        raise TrackscopeError("give --data TABLE or audio files/folders")
+    frame = api.predict(model, **_given(data=data, songs=songs or None))
+    if out is not None:
+        write_frame(frame, out)
+    if as_json:
+        emit_json({"n": len(frame), "predictions": frame.to_dict(orient="records"), "out": str(out) if out else None})
+        return
+    print_frame(frame, title="Predictions")
+    if out is not None:
+        console(stderr=True).print(f"Predictions written to [bold]{out}[/bold]")
+
+
+@app.command()
+@handle_errors
+def explain(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    song: Path | None = typer.Argument(None, help="An audio file (for audio models)."),
+    data: Path | None = typer.Option(None, "--data", help="A table (for table models)."),
+    row: int = typer.Option(0, "--row", help="Row of --data to explain."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the explanation picture and JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+) -> None:
+    """Explain a prediction: occlusion map over the mel spectrogram (audio) or feature contributions (table)."""
+    from trackscope import api
+
+    if song is None and data is None:
+        raise TrackscopeError("give an audio file or --data TABLE")
+    result = api.explain(model, **_given(song=song, data=data, row=row if data is not None else None, out=out))
+    if as_json:
+        emit_json(result)
+    else:
+        con = console()
+        for key, value in result.items():
+            if not isinstance(value, list | dict):
+                con.print(f"[bold]{key}[/bold]: {value}")
+        for key, value in result.items():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                import pandas as pd
+
+                print_frame(pd.DataFrame(value), title=key)
+
+
+def write_frame(frame: Any, out: Path) -> None:
+    """Write a DataFrame as CSV, JSON or Parquet (by suffix), atomically."""
+    import os
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        suffix = out.suffix.lower()
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        elif suffix == ".json":
+            frame.to_json(tmp, orient="records", indent=2)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> None:
+    """A pandas DataFrame as a Rich table (floats to 3 decimals)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fiu" else "left")
+    for _, r in frame.head(max_rows).iterrows():
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.tolist()])
+    con = console()
+    con.print(table)
+    if len(frame) > max_rows:
+        con.print(f"… {len(frame) - max_rows} more rows (use --out to get them all)")
+
+
+def print_metrics(result: dict[str, Any]) -> None:
+    """Headline metrics, per-class scores and the confusion matrix of an evaluation."""
+    import pandas as pd
+    from rich.table import Table
+
+    con = console()
+    head = Table(title="Evaluation", show_header=False)
+    for key in ("accuracy", "macro_f1", "roc_auc", "n", "excluded"):
+        if key in result and not isinstance(result[key], dict | list):
+            v = result[key]
+            head.add_row(key, f"{v:.3f}" if isinstance(v, float) else str(v))
+    con.print(head)
+    per_class = result.get("per_class")
+    if isinstance(per_class, dict) and per_class:
+        print_frame(pd.DataFrame(per_class).T.reset_index(names="class"), title="Per class")
+    confusion = result.get("confusion")
+    if isinstance(confusion, dict) and "matrix" in confusion:
+        labels = confusion.get("labels", [])
+        print_frame(
+            pd.DataFrame(confusion["matrix"], index=labels, columns=labels).reset_index(names="true \\ pred"),
+            title="Confusion matrix (rows: true)",
+        )

@@ -1,0 +1,1 @@
+"""Models: scikit-learn families, PyTorch networks, and safe persistence."""

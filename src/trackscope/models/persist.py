@@ -1,0 +1,201 @@
+"""Model folders that cannot execute code when loaded.
+
+A model folder holds ``model.json`` (what the model is, what it needs, and the sha256 of every other file in it),
+scikit-learn objects as ``*.skops`` (loaded only when every type inside is on an explicit trusted list), PyTorch
+weights as ``*.safetensors`` and plain JSON/CSV/Markdown/HTML. Nothing is unpickled. A file whose hash differs from
+``model.json`` is refused as tampered.
+
+Folders are written to a temporary sibling and renamed into place, so a crash never leaves a half-written model.
+``builtin:NAME`` names a model folder shipped inside the package (``trackscope/models/builtin/NAME``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackscope._json import dumps
+from trackscope.errors import ModelError
+
+FORMAT = "trackscope-model"
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+
+# Module prefixes whose types may appear inside a .skops file. skops refuses anything else unless listed here;
+# we list exact type names found in the file that start with these prefixes, never "trust everything".
+TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.", "trackscope.", "builtins.", "collections.")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """``builtin:mood`` → the packaged folder; anything else → ``Path(path)``."""
+    text = str(path)
+    if text.startswith(BUILTIN_PREFIX):
+        name = text[len(BUILTIN_PREFIX) :]
+        folder = BUILTIN_DIR / name
+        if not (folder / MODEL_JSON).is_file():
+            available = sorted(p.name for p in BUILTIN_DIR.glob("*") if (p / MODEL_JSON).is_file())
+            raise ModelError(f"no built-in model named {name!r} (available: {', '.join(available) or 'none'})")
+        return folder
+    return Path(path)
+
+
+@dataclass
+class ModelWriter:
+    """Collects a model's files in a temporary folder; :meth:`commit` renames it into place atomically."""
+
+    out: Path
+    meta: dict[str, Any]
+    _tmp: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+
+    @property
+    def folder(self) -> Path:
+        """The temporary folder being filled (plots and reports may be written here directly)."""
+        return self._tmp
+
+    def add_sklearn(self, name: str, obj: Any) -> None:
+        import skops.io as sio
+
+        sio.dump(obj, self._tmp / f"{name}.skops")
+
+    def add_tensors(self, name: str, tensors: Mapping[str, Any]) -> None:
+        """Save a dict of torch tensors or numpy arrays as safetensors."""
+        import numpy as np
+
+        if all(isinstance(v, np.ndarray) for v in tensors.values()):
+            from safetensors.numpy import save_file
+
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(self._tmp / f"{name}.safetensors"))
+        else:
+            from safetensors.torch import save_file as save_torch
+
+            save_torch(
+                {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(self._tmp / f"{name}.safetensors")
+            )
+
+    def add_json(self, name: str, obj: Any) -> None:
+        (self._tmp / name).write_text(dumps(obj) + "\n")
+
+    def add_text(self, name: str, text: str) -> None:
+        (self._tmp / name).write_text(text, encoding="utf-8")
+
+    def commit(self) -> Path:
+        files = {}
+        for p in sorted(self._tmp.rglob("*")):
+            if p.is_file() and p.name != MODEL_JSON:
+                files[p.relative_to(self._tmp).as_posix()] = sha256_file(p)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.meta, "files": files}
+        self.add_json(MODEL_JSON, meta)
+        # Swap in: move an existing folder aside first, so at every instant either the old or the new one is whole.
+        old = None
+        if self.out.exists():
+            if not (self.out / MODEL_JSON).exists() and any(self.out.iterdir()):
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                raise ModelError(
+                    "output folder exists and is not a trackscope model folder; choose another", path=self.out
+                )
+            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+            os.replace(self.out, old)
+        os.replace(self._tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+@dataclass
+class ModelDir:
+    """A verified model folder: ``meta`` is its ``model.json``."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return str(self.meta.get("task"))
+
+    @property
+    def input(self) -> str:
+        return str(self.meta.get("input", "table"))
+
+    def file(self, name: str) -> Path:
+        if name not in self.meta.get("files", {}):
+            raise ModelError(f"model folder has no file {name!r}", path=self.path)
+        return self.path / name
+
+    def load_sklearn(self, name: str) -> Any:
+        import skops.io as sio
+
+        file = self.file(f"{name}.skops")
+        untrusted = sio.get_untrusted_types(file=file)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise ModelError(f"refusing to load {file.name}: it contains untrusted types {refused}", path=self.path)
+        try:
+            return sio.load(file, trusted=untrusted)
+        except Exception as err:  # noqa: BLE001 — a corrupt file is bad input, not a bug
+            raise ModelError(f"cannot load {file.name}: {err}", path=self.path) from None
+
+    def load_tensors(self, name: str) -> dict[str, Any]:
+        """Weights as numpy arrays (callers convert to torch as needed)."""
+        from safetensors.numpy import load_file
+
+        return load_file(str(self.file(f"{name}.safetensors")))
+
+    def load_json(self, name: str) -> Any:
+        return json.loads(self.file(name).read_text())
+
+
+def load_model_dir(path: str | Path, *, verify: bool = True) -> ModelDir:
+    """Open a model folder (or ``builtin:NAME``) and verify every file against the hashes in ``model.json``."""
+    folder = resolve_model_path(path)
+    meta_path = folder / MODEL_JSON
+    if not folder.is_dir():
+        raise ModelError("no such model folder", path=folder)
+    if not meta_path.is_file():
+        raise ModelError(f"not a trackscope model folder (no {MODEL_JSON})", path=folder)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{MODEL_JSON} is unreadable: {err}", path=folder) from None
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{MODEL_JSON} is not a trackscope model description", path=folder)
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelError(
+            f"model format {meta.get('format_version')} is newer than this trackscope understands "
+            f"({FORMAT_VERSION}); upgrade trackscope",
+            path=folder,
+        )
+    if verify:
+        for name, digest in meta.get("files", {}).items():
+            fp = folder / name
+            if not fp.is_file():
+                raise ModelError(f"model file {name} is missing", path=folder)
+            if sha256_file(fp) != digest:
+                raise ModelError(
+                    f"model file {name} was modified after saving (sha256 mismatch); refusing to load", path=folder
+                )
+    return ModelDir(folder, meta)
