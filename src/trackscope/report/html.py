@@ -1,0 +1,209 @@
+"""A self-contained HTML report: headings, text, tables and figures in one file, images embedded as base64 PNG.
+
+The file needs nothing else — no network, no scripts, no sibling image files — so it can be mailed or archived as is.
+Build it top to bottom and write it atomically:
+
+>>> rep = Report("Mood model")
+>>> rep.add_heading("Data")
+>>> rep.add_text("913 tracks, 5 moods.")
+>>> html = rep.to_html()
+>>> "<h2" in html and "913 tracks" in html
+True
+
+``add_table`` takes a pandas DataFrame (or a dict / list of dicts); ``add_figure`` takes a matplotlib Figure
+(see :mod:`trackscope.report.plots`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html as _html
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{border-bottom:2px solid #4C72B0;padding-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f4f8}
+td.text,th.text{text-align:left}caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}
+figure{margin:1em 0 1.6em}figure img{max-width:100%;height:auto}figcaption{font-size:.9em;color:#555}
+.meta{color:#666;font-size:.9em}.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5em .8em}
+nav ul{columns:2;font-size:.9em}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _esc(text: Any) -> str:
+    return _html.escape(str(text), quote=True)
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+    slug, i = base, 2
+    while slug in taken:
+        slug, i = f"{base}-{i}", i + 1
+    taken.add(slug)
+    return slug
+
+
+def _fmt(value: Any, float_format: str) -> tuple[str, bool]:
+    """Cell text and whether it is numeric (right-aligned)."""
+    import numbers
+
+    if value is None:
+        return "", True
+    if isinstance(value, bool):
+        return str(value), False
+    if isinstance(value, numbers.Integral):
+        return str(int(value)), True
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        return ("" if v != v else float_format.format(v)), True
+    return _esc(value), False
+
+
+class Report:
+    """A self-contained HTML page built from blocks, in order.
+
+    Parameters
+    ----------
+    title : str
+        Page title and top heading.
+    subtitle : str, optional
+        A line under the title (e.g. what data the report is about).
+    toc : bool
+        Add a table of contents of the level-2 headings.
+    """
+
+    def __init__(self, title: str, *, subtitle: str | None = None, toc: bool = True) -> None:
+        self.title = title
+        self.subtitle = subtitle
+        self.toc = toc
+        self._blocks: list[str] = []
+        self._sections: list[tuple[str, str]] = []
+        self._slugs: set[str] = set()
+        self.created = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    # -- blocks -------------------------------------------------------------------------------------------------
+    def add_heading(self, text: str, level: int = 2) -> Report:
+        level = min(max(int(level), 2), 4)
+        slug = _slug(text, self._slugs)
+        if level == 2:
+            self._sections.append((slug, text))
+        self._blocks.append(f'<h{level} id="{slug}">{_esc(text)}</h{level}>')
+        return self
+
+    def add_text(self, text: str, *, note: bool = False) -> Report:
+        """Plain text (escaped); blank lines separate paragraphs. ``note=True`` highlights it."""
+        cls = ' class="note"' if note else ""
+        for para in re.split(r"\n\s*\n", str(text).strip()):
+            if para.strip():
+                self._blocks.append(f"<p{cls}>{_esc(para.strip())}</p>")
+        return self
+
+    def add_html(self, html: str) -> Report:
+        """Raw HTML, inserted as is (the caller is responsible for escaping)."""
+        self._blocks.append(str(html))
+        return self
+
+    def add_list(self, items: list[Any]) -> Report:
+        self._blocks.append("<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>")
+        return self
+
+    def add_table(
+        self,
+        data: Any,
+        caption: str | None = None,
+        *,
+        index: bool = False,
+        float_format: str = "{:.3f}",
+        max_rows: int = 200,
+    ) -> Report:
+        """A table from a DataFrame, a dict of columns, a list of row dicts, or a ``{key: value}`` dict.
+
+        A flat ``{key: scalar}`` dict becomes a two-column key/value table. Floats use ``float_format``;
+        more than ``max_rows`` rows are cut with a note.
+        """
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            frame = data
+        elif isinstance(data, dict) and data and all(not isinstance(v, list | tuple | dict) for v in data.values()):
+            frame = pd.DataFrame({"": [str(k) for k in data], "value": list(data.values())})
+        else:
+            frame = pd.DataFrame(data)
+        if index:
+            frame = frame.reset_index()
+        cut = len(frame) - max_rows
+        shown = frame.head(max_rows)
+        parts = ["<table>"]
+        if caption:
+            parts.append(f"<caption>{_esc(caption)}</caption>")
+        parts.append("<thead><tr>")
+        for col in shown.columns:
+            numeric = shown[col].dtype.kind in "fiu"
+            parts.append(f'<th class="{"num" if numeric else "text"}">{_esc(col)}</th>')
+        parts.append("</tr></thead><tbody>")
+        for row in shown.itertuples(index=False):
+            parts.append("<tr>")
+            for value in row:
+                text, numeric = _fmt(value, float_format)
+                parts.append(f'<td class="{"num" if numeric else "text"}">{text}</td>')
+            parts.append("</tr>")
+        parts.append("</tbody></table>")
+        if cut > 0:
+            parts.append(f'<p class="meta">… {cut} more rows not shown.</p>')
+        self._blocks.append("".join(parts))
+        return self
+
+    def add_png(self, png: bytes, caption: str | None = None, *, alt: str | None = None) -> Report:
+        """An image from PNG bytes, embedded as base64."""
+        data = base64.b64encode(png).decode("ascii")
+        cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
+        alt_text = _esc(alt or caption or "figure")
+        self._blocks.append(f'<figure><img alt="{alt_text}" src="data:image/png;base64,{data}">{cap}</figure>')
+        return self
+
+    def add_figure(self, fig: Any, caption: str | None = None, *, dpi: int | None = None) -> Report:
+        """A matplotlib Figure, rendered to PNG and embedded (the figure is not kept)."""
+        from trackscope.report.plots import figure_png
+
+        return self.add_png(figure_png(fig, dpi=dpi), caption)
+
+    # -- output -------------------------------------------------------------------------------------------------
+    def to_html(self) -> str:
+        head = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_esc(self.title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{_esc(self.title)}</h1>",
+        ]
+        if self.subtitle:
+            head.append(f'<p class="meta">{_esc(self.subtitle)}</p>')
+        from trackscope import __version__
+
+        head.append(f'<p class="meta">Generated by trackscope {_esc(__version__)} on {_esc(self.created)}.</p>')
+        if self.toc and len(self._sections) > 1:
+            items = "".join(f'<li><a href="#{slug}">{_esc(text)}</a></li>' for slug, text in self._sections)
+            head.append(f"<nav><ul>{items}</ul></nav>")
+        return "\n".join(head + self._blocks + ["</body></html>", ""])
+
+    def write(self, path: str | Path) -> Path:
+        """Write the page atomically (temp file beside it, then rename). Returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.to_html())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

@@ -1,0 +1,51 @@
+"""The generic HTML report builder and its plots."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+
+from trackscope.report import plots
+from trackscope.report.html import Report
+
+
+def test_report_is_self_contained_with_tables_and_figures(tmp_path):
+    rep = Report("A <title>", subtitle="about data")
+    rep.add_heading("Data")
+    rep.add_text("first para\n\nsecond <b>para</b>")
+    rep.add_table(pd.DataFrame({"name": ["a", "b"], "x": [0.12345, np.nan], "n": [1, 2]}), "Numbers")
+    rep.add_table({"rows": 10, "sha256": "abc"}, "Key/values")
+    rep.add_heading("Plots")
+    rep.add_figure(plots.bar_chart(["a", "b"], [1.0, 2.0], title="bars"), "A bar chart")
+    rep.add_figure(plots.heatmap(np.eye(2), ["r1", "r2"], ["c1", "c2"], fmt="{:.0f}"), "Heat")
+    rep.add_figure(plots.line_with_band([1, 2, 3], {"train": ([1, 2, 3], [0.1, 0.1, 0.1]), "val": ([1, 1, 1], None)}))
+    rep.add_figure(plots.grouped_bars(pd.DataFrame({"u": [1, 2], "v": [3, 4]}, index=["p", "q"])))
+    rep.add_figure(plots.scatter([1, 2], [2, 1], diagonal=True))
+    out = rep.write(tmp_path / "sub" / "report.html")
+    text = out.read_text()
+    assert "<title>A &lt;title&gt;</title>" in text
+    assert "second &lt;b&gt;para&lt;/b&gt;" in text  # text is escaped
+    assert "0.123" in text and "Key/values" in text and "sha256" in text
+    assert 'href="#data"' in text and 'href="#plots"' in text  # table of contents
+    # Every image is embedded as a valid PNG; nothing is loaded from elsewhere.
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    assert len(images) == 5
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    assert not re.search(r'src="(?!data:)', text) and "<script" not in text
+    assert not list(tmp_path.glob("sub/.report.html.*"))  # no temp file left behind
+
+
+def test_table_cuts_long_frames():
+    rep = Report("t")
+    rep.add_table(pd.DataFrame({"x": range(30)}), max_rows=10)
+    assert "20 more rows" in rep.to_html()
+
+
+def test_plots_do_not_use_pyplot():
+    import sys
+
+    plots.bar_chart(["a"], [1.0], horizontal=True)
+    assert "matplotlib.pyplot" not in sys.modules or not __import__("matplotlib.pyplot").pyplot.get_fignums()
