@@ -1,0 +1,120 @@
+"""Decoding: formats, windows, downmix, resampling, and a clear error for every kind of bad file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audio_synth import BAD_REASONS, SR, bad_input_corpus, sine, write
+from trackscope.audio.io import Audio, decode_array, iter_windows, load_audio
+from trackscope.errors import AudioError
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return bad_input_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("name", ["mp3", "ogg", "flac", "short_ok", "unicode", "hires_6ch"])
+def test_valid_files_decode(corpus, name):
+    a = load_audio(corpus[name])
+    assert isinstance(a, Audio)
+    assert a.samples.dtype == np.float32 and a.samples.ndim == 1
+    assert a.sr == SR and not a.silent
+    assert a.duration == pytest.approx(a.samples.size / SR)
+    assert a.total_duration == pytest.approx(a.duration, abs=0.01)
+    assert np.isfinite(a.samples).all()
+
+
+def test_six_channel_hires_is_downmixed_and_resampled(corpus):
+    a = load_audio(corpus["hires_6ch"])
+    assert (a.source_sr, a.channels) == (96_000, 6)
+    assert a.samples.size == pytest.approx(SR, abs=2)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_REASONS))
+def test_bad_files_raise_one_clear_line(corpus, name):
+    with pytest.raises(AudioError) as exc:
+        load_audio(corpus[name])
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert BAD_REASONS[name].lower() in msg.lower()
+    assert exc.value.path == str(corpus[name])
+
+
+def test_silence_is_valid_and_flagged(corpus):
+    a = load_audio(corpus["silence"])
+    assert a.silent and a.duration == pytest.approx(3.0)
+
+
+def test_min_duration_is_adjustable(corpus):
+    assert load_audio(corpus["too_short"], min_duration=0.1).duration == pytest.approx(0.2, abs=1e-3)
+
+
+def test_stereo_downmix_is_channel_mean_and_matches_soundfile(tmp_path):
+    left, right = sine(440, 1.0, amp=0.4), sine(660, 1.0, amp=0.2)
+    p = write(tmp_path / "st.wav", np.stack([left, right], 1), subtype="FLOAT")
+    a = load_audio(p)
+    np.testing.assert_allclose(a.samples, (left + right) / 2, atol=1e-7)
+
+
+def test_resampling_matches_librosa_load(tmp_path):
+    librosa = pytest.importorskip("librosa")
+    y = np.stack([sine(440, 2.0, sr=44_100), sine(550, 2.0, sr=44_100, amp=0.3)], 1)
+    p = write(tmp_path / "hi.flac", y, 44_100)
+    ref, _ = librosa.load(p, sr=SR)
+    np.testing.assert_allclose(load_audio(p).samples, ref, atol=1e-6)
+
+
+def test_offset_duration_and_centre(tmp_path):
+    ramp = (np.arange(10 * 1000) / 10_000).astype(np.float32)  # value = time / 10 s at 1 kHz
+    p = write(tmp_path / "ramp.wav", ramp, 1000, subtype="FLOAT")
+    a = load_audio(p, sr=1000, offset=2.0, duration=3.0)
+    assert a.offset == 2.0 and a.samples.size == 3000
+    assert a.samples[0] == pytest.approx(0.2, abs=1e-6)
+    c = load_audio(p, sr=1000, duration=4.0, centre=True)
+    assert c.offset == pytest.approx(3.0) and c.samples[0] == pytest.approx(0.3, abs=1e-6)
+    whole = load_audio(p, sr=1000, duration=30.0, centre=True)  # shorter than the window: all of it
+    assert whole.samples.size == 10_000 and whole.total_duration == pytest.approx(10.0)
+    with pytest.raises(AudioError, match="past the end"):
+        load_audio(p, offset=11.0)
+
+
+def test_long_file_window_and_iter_windows(corpus):
+    p = corpus["long_20min"]
+    a = load_audio(p, duration=30.0, centre=True)
+    assert a.total_duration == pytest.approx(1200.0)
+    assert a.offset == pytest.approx(585.0) and a.duration == pytest.approx(30.0, abs=1e-3)
+    wins = list(iter_windows(p, sr=4000, window=60.0))
+    assert len(wins) == 20
+    assert [w.offset for w in wins[:3]] == [0.0, 60.0, 120.0]
+    assert wins[0].silent and not wins[-1].silent
+    assert all(w.samples.size == 240_000 for w in wins)
+
+
+def test_iter_windows_with_hop_and_tail(tmp_path):
+    p = write(tmp_path / "t.wav", sine(300, 10.0, sr=8000), 8000)
+    wins = list(iter_windows(p, sr=8000, window=4.0, hop=3.0))
+    assert [w.offset for w in wins] == [0.0, 3.0, 6.0, 9.0]
+    assert wins[-1].duration == pytest.approx(1.0)
+
+
+def test_m4a_without_ffmpeg_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    p = tmp_path / "song.m4a"
+    p.write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 100)
+    with pytest.raises(AudioError, match="ffmpeg"):
+        load_audio(p)
+
+
+def test_decode_array_shapes_and_errors():
+    y = sine(440, 1.0, sr=44_100)
+    out = decode_array(np.stack([y, y]), 44_100)  # (channels, samples)
+    assert out.dtype == np.float32 and out.size == SR
+    np.testing.assert_allclose(out, decode_array(np.stack([y, y], 1), 44_100), atol=0)
+    ints = (y * 32767).astype(np.int16)
+    assert np.abs(decode_array(ints, 44_100, sr=44_100) - y).max() < 1e-3
+    with pytest.raises(AudioError, match="NaN"):
+        decode_array(np.array([0.0, np.nan, 0.1] * 100), SR)
+    with pytest.raises(AudioError, match="non-empty"):
+        decode_array(np.array([]), SR)
