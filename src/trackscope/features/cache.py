@@ -1,0 +1,73 @@
+"""A small content-addressed cache of per-clip feature arrays (``.npz``), shared by mood-from-audio and analyze.
+
+Key = sha256 of the file bytes + a short hash of the configuration that produced the features, so a changed
+configuration recomputes and a renamed file does not. Entries are written to a temp file and renamed: a crash never
+leaves a corrupt entry. Location: ``$TRACKSCOPE_CACHE/clipfeatures`` or the user cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def cache_root() -> Path:
+    env = os.environ.get("TRACKSCOPE_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("trackscope"))
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ClipCache:
+    """``get(key)`` → dict of arrays or None; ``put(key, arrays)`` atomically."""
+
+    def __init__(self, root: str | Path | None = None, namespace: str = "clipfeatures") -> None:
+        self.root = Path(root) if root is not None else cache_root() / namespace
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        import numpy as np
+
+        p = self._path(key)
+        if not p.is_file():
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except Exception:  # noqa: BLE001 — a damaged entry is recomputed, never trusted
+            p.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, arrays: dict[str, Any]) -> None:
+        import numpy as np
+
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=p.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
