@@ -106,7 +106,7 @@ def test_non_numeric_value_names_row_and_column(tmp_path):
     frame["tempo"] = frame["tempo"].astype(object)
     frame.loc[4, "tempo"] = "fast"
     path = write(tmp_path, frame)
-    with pytest.raises(TableError, match=r"non-numeric value 'fast' in column 'tempo' at row 5 \(line 6 of the file\)"):
+    with pytest.raises(TableError, match=r"non-numeric value 'fast' in column 'tempo' at row 4 \(line 6 of the file\)"):
         read_table(path).require(FEATURES, "mood")
 
 

@@ -126,23 +126,50 @@ def learning_curve(
     sizes: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0),
     groups: Any = None,
     seed: int = 42,
+    tick: Callable[[], None] | None = None,
 ) -> dict[str, list[float]]:
     """Train and validation accuracy (mean and sd over folds) by training-set size.
 
-    Returns ``{"sizes", "train_mean", "train_std", "val_mean", "val_std"}``; ``sizes`` are absolute row counts.
+    For every fold, the model is fitted on a stratified fraction of the fold's training part and scored on that part
+    and on the fold's validation part. Returns ``{"sizes", "train_mean", "train_std", "val_mean", "val_std"}``;
+    ``sizes`` are mean absolute row counts. ``tick`` is called after each fit (``len(sizes) × folds`` fits).
     """
-    import numpy as np
-    from sklearn.model_selection import learning_curve as sk_learning_curve
+    import warnings
 
-    n_sizes, train, val = sk_learning_curve(
-        estimator, X, y, cv=cv, groups=groups, train_sizes=list(sizes), shuffle=True, random_state=seed, n_jobs=1
-    )
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+
+    X = np.asarray(X)  # noqa: N806
+    y = np.asarray(y)
+    rows: list[list[float]] = [[] for _ in sizes]
+    tr_scores: list[list[float]] = [[] for _ in sizes]
+    val_scores: list[list[float]] = [[] for _ in sizes]
+    for train, val in cv.split(X, y, groups):
+        for i, frac in enumerate(sizes):
+            part = train
+            if frac < 1.0:
+                n_classes = len(np.unique(y[train]))
+                n_keep = max(int(round(frac * len(train))), n_classes)
+                try:
+                    part, _ = train_test_split(train, train_size=n_keep, random_state=seed, stratify=y[train])
+                except ValueError:  # a class too small to stratify at this size
+                    part, _ = train_test_split(train, train_size=n_keep, random_state=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = clone(estimator).fit(X[part], y[part])
+            rows[i].append(len(part))
+            tr_scores[i].append(float(np.mean(model.predict(X[part]) == y[part])))
+            val_scores[i].append(float(np.mean(model.predict(X[val]) == y[val])))
+            if tick is not None:
+                tick()
     return {
-        "sizes": [int(v) for v in n_sizes],
-        "train_mean": np.mean(train, axis=1).tolist(),
-        "train_std": np.std(train, axis=1).tolist(),
-        "val_mean": np.mean(val, axis=1).tolist(),
-        "val_std": np.std(val, axis=1).tolist(),
+        "sizes": [int(round(np.mean(r))) for r in rows],
+        "train_mean": [float(np.mean(s)) for s in tr_scores],
+        "train_std": [float(np.std(s)) for s in tr_scores],
+        "val_mean": [float(np.mean(s)) for s in val_scores],
+        "val_std": [float(np.std(s)) for s in val_scores],
     }
 
 

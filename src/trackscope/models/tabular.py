@@ -85,7 +85,7 @@ def search_space(
         clf = CalibratedClassifierCV(SVC(kernel="rbf"), ensemble=False, cv=3)
         grid = {"clf__estimator__C": [0.3, 1.0, 3.0, 10.0], "clf__estimator__gamma": ["scale", 0.03, 0.1, 0.3]}
     elif name == "rf":
-        clf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
+        clf = RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
         grid = {
             "clf__max_depth": [None, 10],
             "clf__min_samples_leaf": [1, 3],

@@ -202,6 +202,7 @@ class Report:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(self.to_html())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -125,7 +125,7 @@ class Table:
                     f"unknown label column {label!r} (columns: {', '.join(map(str, frame.columns))})", path=self.path
                 )
         frame = frame.copy()
-        line_offset = 1 if self.stats.get("format") == "csv" else None
+        line_offset = 2 if self.stats.get("format") == "csv" else None  # header line + 1-based lines
         for col in dict.fromkeys(canon):
             frame[col] = _to_numeric(frame[col], col, self.path, line_offset)
             frame.loc[~np.isfinite(frame[col]), col] = np.nan  # inf counts as missing
@@ -241,7 +241,7 @@ def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
     Returns
     -------
     Table
-        ``frame`` indexed by data row (1 = first row under the header), ``sha256`` of the file bytes, ``stats`` with
+        ``frame`` indexed by data row (0 = first row under the header), ``sha256`` of the file bytes, ``stats`` with
         ``rows_read``, ``duplicates_dropped``, ``missing_dropped`` (0 until :meth:`Table.require`), ``renamed``
         (original → canonical), ``index_columns_dropped``, ``format``.
     """
@@ -276,7 +276,7 @@ def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
         keep.append(i)
     frame = frame.iloc[:, keep].copy()
     frame.columns = columns
-    frame.index = range(1, len(frame) + 1)
+    frame.index = range(len(frame))  # row 0 = the first data row, whatever is dropped later
     if frame.shape[1] == 0:
         raise TableError("table has no named columns", path=path)
 

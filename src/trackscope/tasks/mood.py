@@ -1,0 +1,337 @@
+"""The mood workflow on Spotify-feature tables: train, evaluate, predict, explain.
+
+:func:`train` follows the mood study (stratified 67/33 split with seed 42, standardised features, a logistic
+regression baseline with 5-fold CV, then MLP, SVM, random forest, gradient boosting) and goes beyond it: every
+family is grid-searched on the same folds, the model is chosen by CV (never by test), overfitting is flagged, and the
+output folder carries the diagnostics (learning curve, confusion matrix, odds ratios, permutation importance).
+
+Models trained from audio (``input == "audio"``) live in :mod:`trackscope.tasks.mood_audio`; the functions here hand
+them over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from trackscope.constants import SPOTIFY_FEATURES
+from trackscope.errors import ModelError, TableError, TrackscopeError
+
+DEFAULT_LABEL = "mood"
+CV_FOLDS = 5
+LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
+PERMUTATION_REPEATS = 10
+
+
+def train(
+    *,
+    data: str | Path | None = None,
+    out: str | Path,
+    label: str | None = None,
+    features: Sequence[str] | None = None,
+    test_size: float = 0.33,
+    seed: int = 42,
+    models: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    audio: str | Path | None = None,
+    labels: str | Path | None = None,
+    id_column: str | None = None,
+    group_column: str | None = None,
+    scaler: str = "standard",
+    dedupe: str | None = "id",
+    **kw: Any,
+) -> dict[str, Any]:
+    """Train a mood classifier on a table of Spotify features and write its model folder to ``out``.
+
+    Parameters
+    ----------
+    data : path
+        CSV or Parquet table with the features and a label column.
+    out : path
+        Output folder (pipeline.skops, metrics.json, model_card.md, report.html, model.json).
+    label : str
+        Label column (default ``mood``).
+    features : sequence of str, optional
+        Feature columns (default: the study's 10 Spotify features).
+    test_size, seed : float, int
+        The held-out split (the study: 0.33, 42). Stratified by mood; grouped by ``group_column`` when given.
+    models : sequence of str, optional
+        Families to search, from :data:`trackscope.models.tabular.MODEL_NAMES` (default: all).
+    progress : callable, optional
+        ``progress(done, total)`` over every fit (grid search, learning curve).
+    audio, labels, id_column : optional
+        Train from audio instead (:func:`trackscope.tasks.mood_audio.train`).
+    scaler : {"standard", "power"}
+        Feature scaling for the non-tree models.
+
+    Returns
+    -------
+    dict
+        The metrics (also ``out/metrics.json``), plus ``"out"``: the model folder.
+    """
+    if audio is not None:
+        from trackscope.tasks import mood_audio
+
+        return mood_audio.train(
+            audio=audio,
+            labels=labels,
+            out=out,
+            id_column=id_column,
+            label=label,
+            group_column=group_column,
+            models=models,
+            seed=seed,
+            progress=progress,
+            **kw,
+        )
+    if data is None:
+        raise TrackscopeError("give a table (--data FILE) or an audio folder (--audio DIR --labels FILE)")
+    import numpy as np
+
+    from trackscope.evaluation import cv_splitter, learning_curve, stratified_split
+    from trackscope.models.tabular import DEFAULT_MODELS, MODEL_NAMES, choose, fit_models
+    from trackscope.sources.tables import read_table
+    from trackscope.tasks.mood_report import collect_metrics, write_model_folder
+
+    label = label or DEFAULT_LABEL
+    features = list(features or SPOTIFY_FEATURES)
+    models = list(models or DEFAULT_MODELS)
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if unknown:
+        raise TrackscopeError(f"unknown model {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_NAMES)}")
+    if not 0.0 < float(test_size) < 1.0:
+        raise TrackscopeError(f"--test-size must be between 0 and 1, got {test_size}")
+    table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)
+    X, y = table.X(), table.y()  # noqa: N806
+    groups = None
+    if group_column:
+        col = table.column(group_column)
+        raw = table.frame[col]
+        groups = np.where(raw.isna(), [f"__row{i}" for i in range(len(raw))], raw.astype(str)).astype(str)
+    try:
+        tr, te = stratified_split(y, test_size=test_size, seed=seed, groups=groups)
+    except ValueError as err:
+        raise TableError(f"cannot split {len(y)} rows into train and test: {err}", path=table.path) from None
+    missing_in_train = sorted(set(y) - set(y[tr]))
+    if missing_in_train:
+        raise TableError(f"classes {missing_in_train} have no rows in the training split; add rows", path=table.path)
+    cv = cv_splitter(y[tr], n_splits=CV_FOLDS, seed=seed, grouped=groups is not None)
+    g_tr = None if groups is None else groups[tr]
+    n_folds = cv.get_n_splits()
+
+    # One progress bar over everything that fits: the grid searches, then the learning curve.
+    state = {"search_total": 0}
+    lc_fits = len(LEARNING_SIZES) * n_folds
+
+    def search_progress(done: int, total: int) -> None:
+        state["search_total"] = total
+        if progress is not None:
+            progress(done, total + lc_fits)
+
+    results = fit_models(
+        X[tr], y[tr], models=models, cv=cv, groups=g_tr, seed=seed, scaler=scaler, progress=search_progress
+    )
+    chosen = choose(results)
+    lc_done = 0
+
+    def lc_tick() -> None:
+        nonlocal lc_done
+        lc_done += 1
+        if progress is not None:
+            progress(state["search_total"] + lc_done, state["search_total"] + lc_fits)
+
+    curve = learning_curve(
+        chosen.estimator, X[tr], y[tr], cv, sizes=LEARNING_SIZES, groups=g_tr, seed=seed, tick=lc_tick
+    )
+    metrics = collect_metrics(
+        table=table,
+        results=results,
+        chosen=chosen,
+        train_idx=tr,
+        test_idx=te,
+        curve=curve,
+        settings={
+            "label": label,
+            "features": list(table.features),
+            "test_size": float(test_size),
+            "seed": int(seed),
+            "models": models,
+            "cv_folds": n_folds,
+            "group_column": group_column,
+            "scaler": scaler,
+            "dedupe": dedupe,
+        },
+    )
+    folder = write_model_folder(out, chosen.estimator, metrics, table=table, train_idx=tr)
+    return {**metrics, "out": str(folder)}
+
+
+# -- using a saved model ----------------------------------------------------------------------------------------------
+
+
+def _model(md: Any) -> tuple[Any, list[str], list[str], str]:
+    meta = md.meta
+    try:
+        features, classes = list(meta["features"]), [str(c) for c in meta["classes"]]
+    except KeyError as err:
+        raise ModelError(f"model.json lacks {err.args[0]!r}", path=md.path) from None
+    return md.load_sklearn("pipeline"), features, classes, str(meta.get("label", DEFAULT_LABEL))
+
+
+def evaluate(
+    md: Any,
+    *,
+    data: str | Path | None = None,
+    label: str | None = None,
+    label_map: str | dict[str, str] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Score a saved mood model on another labelled table.
+
+    Labels are matched to the model's classes case-insensitively after ``label_map`` (``"calm=Relaxing,sad=Dark"``);
+    rows whose label the model never learned are excluded and counted (``excluded``, ``excluded_labels``).
+    """
+    if md.input == "audio":
+        from trackscope.tasks import mood_audio
+
+        return mood_audio.evaluate(md, data=data, label=label, label_map=label_map, **options)
+    if data is None:
+        raise TrackscopeError("a table mood model is evaluated on a table: give --data FILE", path=md.path)
+    import numpy as np
+
+    from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
+    from trackscope.sources.tables import read_table
+
+    pipe, features, classes, model_label = _model(md)
+    try:
+        mapping = parse_label_map(label_map)
+    except ValueError as err:
+        raise TrackscopeError(f"--label-map: {err}") from None
+    table = read_table(data).require(features, label or model_label, min_per_class=None)
+    raw = table.y()
+    matched = np.array(match_labels(raw, classes, mapping), dtype=object)
+    keep = np.array([m is not None for m in matched])
+    excluded_labels: dict[str, int] = {}
+    for v in raw[~keep]:
+        excluded_labels[str(v)] = excluded_labels.get(str(v), 0) + 1
+    if not keep.any():
+        raise TableError(
+            f"no label in column {table.label!r} matches the model's classes {classes} "
+            f'(found {sorted(excluded_labels)}); map them with --label-map, e.g. "{next(iter(excluded_labels))}='
+            f'{classes[0]}"',
+            path=table.path,
+        )
+    pred = pipe.predict(table.X()[keep])
+    result = classification_metrics(matched[keep].astype(str), np.asarray(pred).astype(str), classes)
+    result.update(
+        {
+            "excluded": int((~keep).sum()),
+            "excluded_labels": excluded_labels,
+            "label_map": mapping,
+            "model": str(md.path),
+            "data": {
+                "path": str(table.path),
+                "sha256": table.sha256,
+                "rows_read": table.stats["rows_read"],
+                "duplicates_dropped": table.stats["duplicates_dropped"],
+                "missing_dropped": table.stats["missing_dropped"],
+            },
+        }
+    )
+    return result
+
+
+def predict(md: Any, *, data: str | Path | None = None, songs: Any = None, **options: Any) -> Any:
+    """Mood and class probabilities for every row of a table (a pandas DataFrame).
+
+    Identifying columns (``id``, ``name``, ``artist``) are kept; rows with a missing feature are skipped and counted
+    in ``frame.attrs["missing_dropped"]``.
+    """
+    if md.input == "audio":
+        from trackscope.tasks import mood_audio
+
+        return mood_audio.predict(md, data=data, songs=songs, **options)
+    if data is None:
+        raise TrackscopeError("a table mood model predicts from a table: give --data FILE", path=md.path)
+    import numpy as np
+    import pandas as pd
+
+    from trackscope.sources.tables import read_table
+
+    pipe, features, classes, _ = _model(md)
+    table = read_table(data, dedupe=None).require(features, None)
+    proba = pipe.predict_proba(table.X())
+    model_classes = [str(c) for c in pipe.classes_]
+    keep = [c for c in ("id", "name", "artist") if c in table.frame.columns]
+    out = table.frame[keep].reset_index(names="row")
+    best = np.argmax(proba, axis=1)
+    out["mood"] = [model_classes[i] for i in best]
+    out["confidence"] = proba[np.arange(len(best)), best]
+    for j, c in enumerate(model_classes):
+        out[f"p_{c}"] = proba[:, j]
+    out = pd.DataFrame(out)
+    out.attrs["missing_dropped"] = table.stats["missing_dropped"]
+    return out
+
+
+def explain(
+    md: Any, *, data: str | Path | None = None, row: int = 0, out: str | Path | None = None, **options: Any
+) -> dict[str, Any]:
+    """Why the model gives row ``row`` (0 = first data row) of ``data`` its mood.
+
+    Each feature's effect is the drop in the predicted mood's probability when that feature alone is set to its
+    training mean (positive: the feature pushes towards this mood). With ``out``, writes ``explanation.json`` and
+    ``explanation.png`` there.
+    """
+    if md.input == "audio":
+        from trackscope.tasks import mood_audio
+
+        return mood_audio.explain(md, data=data, row=row, out=out, **options)
+    if data is None:
+        raise TrackscopeError("a table mood model explains a table row: give --data FILE and --row N", path=md.path)
+    import numpy as np
+
+    from trackscope.sources.tables import read_table
+
+    pipe, features, classes, _ = _model(md)
+    table = read_table(data, dedupe=None).require(features, None)
+    if row not in table.frame.index:
+        raise TableError(f"row {row} is not in the table (or has missing values); rows 0–{len(table) - 1}", path=data)
+    x = table.frame.loc[[row], features].to_numpy(dtype=float)
+    means = np.array([md.meta["feature_means"][f] for f in features])
+    sds = np.array([md.meta["feature_sds"][f] for f in features])
+    proba = pipe.predict_proba(x)[0]
+    model_classes = [str(c) for c in pipe.classes_]
+    best = int(np.argmax(proba))
+    probe = np.repeat(x, len(features), axis=0)
+    probe[np.arange(len(features)), np.arange(len(features))] = means
+    effects = proba[best] - pipe.predict_proba(probe)[:, best]
+    rows = [
+        {
+            "feature": f,
+            "value": float(x[0, j]),
+            "train_mean": float(means[j]),
+            "z": float((x[0, j] - means[j]) / sds[j]) if sds[j] > 0 else 0.0,
+            "effect": float(effects[j]),
+        }
+        for j, f in enumerate(features)
+    ]
+    rows.sort(key=lambda r: -abs(r["effect"]))
+    result: dict[str, Any] = {"row": int(row)}
+    for c in ("id", "name", "artist"):
+        if c in table.frame.columns:
+            result[c] = str(table.frame.at[row, c])
+    result.update(
+        {
+            "mood": model_classes[best],
+            "confidence": float(proba[best]),
+            "probabilities": {c: float(p) for c, p in zip(model_classes, proba, strict=True)},
+            "contributions": rows,
+        }
+    )
+    if out is not None:
+        from trackscope.tasks.mood_report import write_explanation
+
+        result["files"] = write_explanation(out, result)
+    return result
