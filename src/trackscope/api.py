@@ -61,3 +61,10 @@ def explain(model: str | Path, **options: Any) -> dict[str, Any]:
     if not hasattr(mod, "explain"):
         raise ModelError(f"{md.task} models have no explanation yet", path=md.path)
     return mod.explain(md, **options)
+
+
+def embed(path_or_array: Any, **options: Any) -> dict[str, Any]:
+    """musicnn tag probabilities and features per 3-s patch; see :func:`trackscope.audio.musicnn.embed`."""
+    from trackscope.audio.musicnn import embed as _embed
+
+    return _embed(path_or_array, **options)
