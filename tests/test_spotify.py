@@ -98,7 +98,7 @@ def test_full_playlist_collection(server, catalogue, tmp_path):
     expected_ids = {t["id"] for ts in catalogue.values() for t in ts} - {catalogue[PL_A][10]["id"]}
     assert set(table["id"]) == expected_ids and table["id"].is_unique
     assert len(table) == summary["tracks"] == 120 + 30 + 20 - 2 - 1
-    assert summary["duplicates_dropped"] == 2  # the conflicting track twice-seen once, the Happy/Happy one once
+    assert summary["duplicates_dropped"] == 1  # the Happy/Happy track (the conflict is counted apart)
     assert summary["conflicts_dropped"] == 1
     assert summary["conflicts"][0]["id"] == catalogue[PL_A][10]["id"]
     assert summary["conflicts"][0]["labels"] == {"Happy": [PL_A], "Dark": [PL_B]}
@@ -272,6 +272,10 @@ def test_audio_features_403_gives_one_message_and_metadata_continues(server, tmp
     assert summary["features"] == "denied" and summary["previews_downloaded"] == 0
     notice = summary["notice"]
     assert "2024-11-27" in notice and "trackscope extract" in notice and "trackscope analyze" in notice
+    assert "audio features or 30-s previews" in notice
+    only_previews = spotify.november_2024_notice(features_denied=False, previews_missing=True)
+    assert "gives this app 30-s previews:" in only_previews
+    assert spotify.november_2024_notice(features_denied=False, previews_missing=False) is None
 
 
 # -- resume --------------------------------------------------------------------------------------------------------
@@ -392,6 +396,15 @@ def test_cli_playlists_and_sample(server, tmp_path):
         for form in _secret_forms(server.client_id):
             assert form not in p.stdout + p.stderr
     assert not list(tmp_path.glob(".cache*"))  # spotipy's token file is never written
+    assert "HTTP Error" not in proc2.stderr  # spotipy's per-request error lines stay off the terminal
+
+
+def test_cli_human_output_gives_the_november_2024_message_once(server, tmp_path):
+    server.features_status = 403
+    proc = _cli(["collect", "playlists", PL_C, "--label", "Calm", "--out", "c.csv"], server.env(), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("2024-11-27") == 1 and "trackscope extract" in proc.stderr
+    assert "Tracks" in proc.stdout and "denied" in proc.stdout
 
 
 def test_cli_errors_exit_2(server, tmp_path):

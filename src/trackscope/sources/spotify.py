@@ -40,13 +40,20 @@ SEARCH_MAX_OFFSET = 1000  # Spotify serves search results only up to offset 1000
 SEARCH_PATIENCE = 25  # consecutive pages without a new track before the search space counts as exhausted
 
 NOVEMBER_2024 = (
-    "Spotify no longer gives this app audio features or 30-s previews: since 2024-11-27, apps created on or after "
-    "that day (and development-mode apps without extended access) get 403 from audio-features and a null "
-    "preview_url. The table has the track metadata; compute features from your own audio instead with "
-    "`trackscope extract` (a feature table) or `trackscope analyze` (mood and hit potential of songs)."
+    "Spotify no longer gives this app {what}: since 2024-11-27, apps created on or after that day (and "
+    "development-mode apps without extended access) get 403 from audio-features and a null preview_url. "
+    "The table has the track metadata; compute features from your own audio instead with `trackscope extract` "
+    "(a feature table) or `trackscope analyze` (mood and hit potential of songs)."
 )
 
-__all__ = ["NOVEMBER_2024", "collect_playlists", "collect_sample", "playlist_id"]
+
+def november_2024_notice(*, features_denied: bool, previews_missing: bool) -> str | None:
+    """The one message about Spotify's November 2024 change, naming what is missing (None if nothing is)."""
+    missing = [w for w, m in (("audio features", features_denied), ("30-s previews", previews_missing)) if m]
+    return NOVEMBER_2024.format(what=" or ".join(missing)) if missing else None
+
+
+__all__ = ["NOVEMBER_2024", "november_2024_notice", "collect_playlists", "collect_sample", "playlist_id"]
 
 
 def collect_playlists(
@@ -159,11 +166,9 @@ def collect_playlists(
     # Dedupe across playlists: one row per track; a track under two different labels is dropped and reported.
     by_id: dict[str, dict[str, Any]] = {}
     seen_labels: dict[str, dict[str, list[str]]] = {}
-    occurrences = 0
     for pid in labels:
         for rec in pages.get(pid, []):
             for row in rec["tracks"]:
-                occurrences += 1
                 by_id.setdefault(row["id"], row)
                 seen_labels.setdefault(row["id"], {}).setdefault(labels[pid], []).append(pid)
     conflicts = [
@@ -179,7 +184,10 @@ def collect_playlists(
         "kind": "playlists",
         "playlists": len(labels),
         "failed_playlists": [{"playlist": p, "reason": r} for p, r in failed.items()],
-        "duplicates_dropped": occurrences - len(by_id),
+        # Extra appearances of kept tracks; a conflicting track is counted under conflicts only.
+        "duplicates_dropped": sum(
+            sum(map(len, found.values())) - 1 for tid, found in seen_labels.items() if tid not in conflict_ids
+        ),
         "conflicts": conflicts,
         "conflicts_dropped": len(conflicts),
         "labels": {lab: sum(1 for r in rows if r[label_column] == lab) for lab in sorted(set(labels.values()))},
@@ -314,9 +322,9 @@ def _finish(
     table = [{c: {**row, **features.get(row["id"], {})}.get(c) for c in columns} for row in rows]
     write_table(table, columns, out)
     ck.remove()
-    notice = None
-    if features_status == "denied" or (rows and with_preview == 0):
-        notice = NOVEMBER_2024
+    notice = november_2024_notice(
+        features_denied=features_status == "denied", previews_missing=bool(rows) and not with_preview
+    )
     summary.update(
         {
             "out": str(out),

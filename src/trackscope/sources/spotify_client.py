@@ -74,6 +74,11 @@ class _ScrubFilter(logging.Filter):
 
 
 def _install_log_filter() -> None:
+    # A NullHandler keeps spotipy's per-request ERROR lines (one per retried 5xx) off stderr when the application
+    # has not configured logging; records still reach handlers the application installs, redacted.
+    spotipy_log = logging.getLogger("spotipy")
+    if not any(isinstance(h, logging.NullHandler) for h in spotipy_log.handlers):
+        spotipy_log.addHandler(logging.NullHandler())
     for name in ("spotipy", "spotipy.client", "spotipy.oauth2", "spotipy.util", "urllib3.connectionpool"):
         log = logging.getLogger(name)
         if not any(isinstance(f, _ScrubFilter) for f in log.filters):
@@ -87,13 +92,6 @@ class SpotifyHTTPError(CollectError):
         self.status = status
         self.what = what
         super().__init__(scrub(f"Spotify answered {status} for {what}" + (f": {message}" if message else "")))
-
-
-class _RetryableStatus(Exception):
-    def __init__(self, status: int, retry_after: float | None, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class _TokenRefused(Exception):
