@@ -1,3 +1,119 @@
-"""CLI: train mood (being built — issue 2)."""
+"""CLI: ``trackscope train mood`` — a mood model from a Spotify-feature table (or, with --audio, from audio)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from trackscope.cli._app import console, emit_json, handle_errors, progress_bar, split_list, train_app
+
+MODELS_HELP = "Model families to grid-search, comma-separated: logreg, mlp, svm, rf, gbm, ensemble (default: all)."
+
+
+@train_app.command("mood")
+@handle_errors
+def train_mood(
+    data: Path | None = typer.Option(None, "--data", help="Table of tracks with Spotify features (CSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Output folder for the model, metrics.json, model_card.md, report."),
+    label: str | None = typer.Option(None, "--label", help="Label column (default: mood; quadrant for --audio)."),
+    features: str | None = typer.Option(
+        None, "--features", help="Feature columns, comma-separated (default: the study's 10 Spotify features)."
+    ),
+    test_size: float = typer.Option(0.33, "--test-size", help="Share of rows held out for the test (the study: 0.33)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the split, the folds and the models (the study: 42)."),
+    models: str | None = typer.Option(None, "--models", help=MODELS_HELP),
+    audio: Path | None = typer.Option(None, "--audio", help="Train from audio: folder of clips (needs --labels)."),
+    labels: Path | None = typer.Option(None, "--labels", help="CSV of labels for --audio."),
+    id_column: str | None = typer.Option(None, "--id-column", help="Column of --labels naming the clip (song_id)."),
+    group_column: str | None = typer.Option(
+        None, "--group-column", help="Keep rows sharing this column's value (e.g. artist) on one side of every split."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as exactly one JSON object on stdout."),
+) -> None:
+    """Train a mood classifier: stratified split, grid-searched models chosen by cross-validation, and a folder with
+    the model, its metrics, a model card and a self-contained HTML report.
+
+    Example: [b]trackscope train mood --data moods.csv --out mood-model[/b]
+    """
+    from trackscope import api
+    from trackscope.errors import TrackscopeError
+
+    if data is None and audio is None:
+        raise TrackscopeError("give --data TABLE (Spotify features) or --audio DIR --labels FILE")
+    if audio is not None and labels is None:
+        raise TrackscopeError("--audio needs --labels FILE (a CSV naming each clip's mood)")
+    options: dict[str, Any] = {
+        "data": data,
+        "out": out,
+        "label": label,
+        "features": split_list(features),
+        "test_size": test_size,
+        "seed": seed,
+        "models": split_list(models),
+        "audio": audio,
+        "labels": labels,
+        "id_column": id_column,
+        "group_column": group_column,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    with progress_bar("Training mood models") as progress:
+        metrics = api.train_mood(progress=progress, **options)
+    if as_json:
+        emit_json(metrics)
+        return
+    print_models(metrics)
+    folder = metrics.get("out", str(out))
+    con = console()
+    test = metrics.get("test", {})
+    if isinstance(test.get("accuracy"), float):
+        con.print(
+            f"Chosen: [bold]{metrics.get('chosen_model')}[/bold] (by cross-validation) — test accuracy "
+            f"{test['accuracy']:.3f}, macro-F1 {test.get('macro_f1') or 0:.3f} on {test.get('n')} tracks"
+        )
+    con.print(f"Model folder: [bold]{folder}[/bold]")
+    if (Path(folder) / "report.html").is_file():
+        con.print(f"Report: [bold]{Path(folder) / 'report.html'}[/bold]")
+
+
+def print_models(metrics: dict[str, Any]) -> None:
+    """The model comparison as a Rich table: CV mean ± sd, train, test, macro-F1, overfitting flag."""
+    from rich.table import Table
+
+    models = metrics.get("models")
+    if not isinstance(models, dict) or not models:
+        cv = metrics.get("cv")
+        if isinstance(cv, dict):
+            models = {
+                k: {"cv_mean": v.get("mean"), "cv_std": v.get("std")} for k, v in cv.items() if isinstance(v, dict)
+            }
+        else:
+            return
+    table = Table(title="Mood models (chosen by CV, never by test)")
+    for col in ("model", "CV mean ± sd", "train", "test", "test macro-F1", "overfit?"):
+        table.add_column(col, justify="left" if col in ("model", "overfit?") else "right", no_wrap=True)
+
+    def num(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, int | float) else "–"
+
+    for name, r in models.items():
+        chosen = name == metrics.get("chosen_model")
+        flag = f"[red]yes[/red] (gap {r['gap']:.2f})" if r.get("overfit") else "no"
+        if "overfit" not in r:
+            flag = "–"
+        cv = f"{num(r.get('cv_mean'))} ± {num(r.get('cv_std'))}"
+        table.add_row(
+            f"[bold]{name} *[/bold]" if chosen else name,
+            cv,
+            num(r.get("train_accuracy")),
+            num(r.get("test_accuracy")),
+            num(r.get("test_macro_f1")),
+            flag,
+        )
+    con = console()
+    con.print(table)
+    chosen = models.get(metrics.get("chosen_model"), {})
+    if chosen.get("params"):
+        params = ", ".join(f"{k}={v}" for k, v in chosen["params"].items())
+        con.print(f"* chosen: {metrics.get('chosen_model')} ({params})")
