@@ -70,7 +70,8 @@ def make_track(rng: random.Random, *, year: int = 2020, genre: str = "hip-hop", 
 
 @dataclass
 class Fault:
-    """Answer matching requests (``path`` is a substring of path+query) with ``status`` or a stall, ``times`` times."""
+    """Answer matching requests (``path`` is a substring of path+query) with ``status`` or a stall, ``times`` times
+    (after letting ``skip`` of them through)."""
 
     path: str
     status: int | None = None
@@ -78,7 +79,8 @@ class Fault:
     stall: float = 0.0
     times: int = 1
     expire_tokens: bool = False
-    body: dict | None = None
+    body: dict | str | None = None
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -156,6 +158,9 @@ class FakeSpotify:
         with self._lock:
             for fault in self.faults:
                 if fault.path in target and fault.times > 0:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     return fault
         return None
@@ -177,6 +182,8 @@ class FakeSpotify:
                 time.sleep(fault.stall)
             if fault.status is not None:
                 headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+                if isinstance(fault.body, str):
+                    return self._send_raw(h, entry, fault.status, fault.body.encode(), "text/html", headers)
                 err = fault.body or {"error": {"status": fault.status, "message": "injected fault"}}
                 return self._send(h, entry, fault.status, err, headers)
         if method == "POST" and parsed.path == "/api/token":

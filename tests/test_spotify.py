@@ -212,24 +212,25 @@ def test_sample_stops_when_search_space_is_exhausted(tmp_path):
 def test_every_injected_fault_is_survived(server, catalogue, tmp_path):
     clean = collect_abc(server, tmp_path, out_name="clean.csv")
     server.log.clear()
-    server.inject("/api/token", status=503)  # the token endpoint hiccups
+    server.inject("/api/token", status=503)  # the token endpoint hiccups ...
+    server.inject("/api/token", stall=1.6)  # ... then stalls past the client's timeout
     server.inject("offset=50", status=429, retry_after=3)  # rate limited on A's second page
     server.inject(f"/v1/playlists/{PL_B}/items", status=500, times=2)
-    server.inject(f"/v1/playlists/{PL_C}/items", stall=0.6)  # longer than the client's timeout
+    server.inject(f"/v1/playlists/{PL_C}/items", stall=1.6)  # longer than the client's timeout
     server.inject("offset=100", expire_tokens=True, status=None)  # the token expires: 401, refresh once
     server.inject("/v1/audio-features", status=502)
     server.inject("/preview/", status=500)
     sleeps = Sleeps()
     prev = tmp_path / "previews"
     summary = collect_abc(
-        server, tmp_path, out_name="faulty.csv", client=client_for(server, sleeps, timeout=0.3), previews=prev
+        server, tmp_path, out_name="faulty.csv", client=client_for(server, sleeps, timeout=1.0), previews=prev
     )
     assert pd.read_csv(tmp_path / "faulty.csv").equals(pd.read_csv(tmp_path / "clean.csv"))
     assert summary["tracks"] == clean["tracks"] and summary["previews_downloaded"] == summary["tracks"]
     assert all(not f.times for f in server.faults)  # every fault was hit
     assert 3.0 in sleeps  # Retry-After honoured
-    assert len(sleeps) == 7 and all(0 < s <= 30 for s in sleeps)  # bounded backoff, no sleep for the 401
-    assert len(server.requests("/api/token")) == 3  # first token, after the 503, after the 401
+    assert len(sleeps) == 8 and all(0 < s <= 30 for s in sleeps)  # bounded backoff, no sleep for the 401
+    assert len(server.requests("/api/token")) == 4  # 503, stall, a token, a new one after the 401
     assert [r["status"] for r in server.requests("offset=100")] == [401, 200]
 
 
@@ -255,6 +256,46 @@ def test_second_401_is_not_retried_forever(server, tmp_path):
     with pytest.raises(CollectError, match="401"):
         spotify.collect_playlists([PL_C], label="x", out=tmp_path / "x.csv", client=client_for(server))
     assert len(server.requests(f"/v1/playlists/{PL_C}/items")) == 2
+
+
+def test_unreachable_server_gives_up_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    sleeps = Sleeps()
+    client = SpotifyClient(
+        "cid", SECRET, api_url=url, accounts_url=url, retry=RetryPolicy(max_attempts=3, sleep=sleeps)
+    )
+    with pytest.raises(CollectError, match="after 3 attempts .*connection failed") as err:
+        spotify.collect_playlists([PL_C], label="x", out=tmp_path / "x.csv", client=client)
+    assert len(sleeps) == 2 and SECRET not in str(err.value)
+
+
+def test_preview_failures_are_reported_and_the_rest_downloaded(server, catalogue, tmp_path):
+    bad = catalogue[PL_C][0]["id"]
+    server.inject(f"/preview/{bad}.mp3", status=404)
+    prev = tmp_path / "prev"
+    summary = spotify.collect_playlists(
+        [PL_C], label="x", out=tmp_path / "x.csv", previews=prev, client=client_for(server)
+    )
+    assert summary["previews_downloaded"] == 19 and summary["previews_failed"][0]["id"] == bad
+    assert "404" in summary["previews_failed"][0]["reason"] and not (prev / f"{bad}.mp3").exists()
+    assert not [p for p in prev.iterdir() if not p.name.endswith(".mp3")]  # no temp files left
+    # A rerun downloads only what is missing.
+    server.log.clear()
+    again = spotify.collect_playlists(
+        [PL_C], label="x", out=tmp_path / "x.csv", previews=prev, client=client_for(server)
+    )
+    assert again["previews_downloaded"] == 1 and len(server.requests("/preview/")) == 1
+
+
+def test_not_json_answer_is_an_error_not_an_empty_playlist(server, tmp_path):
+    server.inject(f"/v1/playlists/{PL_C}/items", status=200, body="<html>captive portal</html>")
+    with pytest.raises(CollectError, match="not JSON"):
+        spotify.collect_playlists([PL_C], label="x", out=tmp_path / "x.csv", client=client_for(server))
 
 
 # -- the November 2024 change --------------------------------------------------------------------------------------
@@ -335,6 +376,19 @@ def test_sample_resume_continues_the_same_draw(search_server, tmp_path):
         spotify.collect_sample(n=40, out=tmp_path / "cut2.csv", seed=5, client=client_for(fake), progress=interrupt)
     with pytest.raises(CollectError, match="different collection"):
         spotify.collect_sample(n=40, out=tmp_path / "cut2.csv", seed=6, client=client_for(fake))
+
+
+def test_resume_inside_audio_features_and_custom_checkpoint_dir(server, tmp_path):
+    ck = tmp_path / "ck"
+    server.inject("/v1/audio-features", status=503, times=99, skip=1)  # batch 1 goes through, batch 2 keeps failing
+    with pytest.raises(CollectError, match="audio features"):
+        collect_abc(server, tmp_path, checkpoint_dir=ck, client=client_for(server, attempts=2))
+    assert (ck / "moods.csv.partial" / "progress.jsonl").exists()
+    server.clear_faults()
+    summary = collect_abc(server, tmp_path, checkpoint_dir=ck)
+    ok = [r for r in server.requests("/v1/audio-features") if r["status"] == 200]
+    assert len(ok) == 2 and summary["features"] == "available"  # batch 1 once (first run), batch 2 once (rerun)
+    assert not (ck / "moods.csv.partial").exists()
 
 
 # -- the secret ----------------------------------------------------------------------------------------------------

@@ -144,7 +144,8 @@ def collect_playlists(
                 ck.append({"t": "playlist_failed", "playlist": pid, "reason": reason})
                 failed[pid] = reason
                 break
-            page = page or {}
+            if not isinstance(page, dict):
+                raise CollectError(f"the answer for playlist {pid} was not JSON; is {client.api_url} the Web API?")
             rows, skipped = [], 0
             for entry in page.get("items") or []:
                 row = track_row((entry or {}).get("track") or (entry or {}).get("item"))
@@ -278,7 +279,9 @@ def collect_sample(
             f"search {query!r} at offset {offset}",
             lambda q=query, o=offset: client.sp.search(q, limit=page_size, offset=o, type="track"),
         )
-        tracks = ((result or {}).get("tracks")) or {}
+        if not isinstance(result, dict):
+            raise CollectError(f"the answer for search {query!r} was not JSON; is {client.api_url} the Web API?")
+        tracks = result.get("tracks") or {}
         rows = [r for r in (track_row(t) for t in tracks.get("items") or []) if r is not None]
         rec = {"t": "search", "i": state["page"], "q": text, "offset": offset, "total": tracks.get("total") or 0}
         rec["tracks"] = rows
