@@ -248,7 +248,7 @@ def fit(
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     fingerprint = _fingerprint(net, config, n, len(y_val), tuple(np.shape(x_train)[1:]))
     history: list[dict[str, float]] = []
-    best_score, best_epoch, start_epoch, bad_epochs = -math.inf, 0, 0, 0
+    best_score, best_epoch, start_epoch, bad_epochs = None, 0, 0, 0
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     state = _load_checkpoint(folder, fingerprint) if folder is not None else None
     if state is not None:
@@ -256,7 +256,8 @@ def fit(
         net.load_state_dict({k[len("model.") :]: v for k, v in last.items() if k.startswith("model.")})
         _optimizer_from_files(opt, last, state["optimizer"])
         best_state = dict(load_file(str(folder / state["best_file"])))
-        history, best_score, best_epoch = state["history"], state["best_score"], state["best_epoch"]
+        history, best_epoch = state["history"], state["best_epoch"]
+        best_score = [-math.inf if v is None else v for v in state["best_score"]]  # JSON wrote -inf as null
         start_epoch, bad_epochs = state["epoch"], state["bad_epochs"]
     elif folder is not None:  # no usable checkpoint: clear what another run left
         folder.mkdir(parents=True, exist_ok=True)
@@ -300,8 +301,10 @@ def fit(
             "val_roc_auc": roc_auc(y_val, p_val),
         }
         history.append(record)
-        score = record["val_roc_auc"] if not math.isnan(record["val_roc_auc"]) else -record["val_loss"]
-        if score > best_score:
+        # ROC-AUC first; validation loss breaks ties (AUC saturates at 1.0 on easy data long before the net is done).
+        auc = record["val_roc_auc"] if not math.isnan(record["val_roc_auc"]) else -math.inf
+        score = [auc, -record["val_loss"]]
+        if best_score is None or score > best_score:
             best_score, best_epoch, bad_epochs = score, epoch, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
