@@ -453,21 +453,32 @@ def test_cli_playlists_and_sample(server, tmp_path):
     assert "HTTP Error" not in proc2.stderr  # spotipy's per-request error lines stay off the terminal
 
 
-def test_cli_human_output_gives_the_november_2024_message_once(server, tmp_path):
-    server.features_status = 403
-    proc = _cli(["collect", "playlists", PL_C, "--label", "Calm", "--out", "c.csv"], server.env(), tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("2024-11-27") == 1 and "trackscope extract" in proc.stderr
-    assert "Tracks" in proc.stdout and "denied" in proc.stdout
+def _invoke(args: list[str], env: dict[str, str]):
+    from typer.testing import CliRunner
+
+    from trackscope.cli import app
+
+    return CliRunner().invoke(app, args, env=env)
 
 
 def test_cli_errors_exit_2(server, tmp_path):
-    proc = _cli(["collect", "playlists", PL_A, "--out", "m.csv"], server.env(), tmp_path)
-    assert proc.returncode == 2 and "--label" in proc.stderr
+    out = str(tmp_path / "m.csv")
+    res = _invoke(["collect", "playlists", PL_A, "--out", out], server.env())
+    assert res.exit_code == 2 and "--label" in res.stderr
     env = {**server.env(), "SPOTIFY_CLIENT_SECRET": "wrong-" + SECRET}
-    proc = _cli(["collect", "playlists", PL_A, "--label", "x", "--out", "m.csv"], env, tmp_path)
-    assert proc.returncode == 2 and "refused the client credentials" in proc.stderr
-    assert SECRET not in proc.stderr + proc.stdout
+    res = _invoke(["collect", "playlists", PL_A, "--label", "x", "--out", out], env)
+    assert res.exit_code == 2 and "refused the client credentials" in res.stderr
+    assert SECRET not in res.stderr + res.stdout
+    res = _invoke(["collect", "sample", "--n", "5", "--out", out], {**server.env(), "SPOTIFY_CLIENT_ID": ""})
+    assert res.exit_code == 2 and "set SPOTIFY_CLIENT_ID" in res.stderr
+
+
+def test_cli_human_output_gives_the_november_2024_message_once(server, tmp_path):
+    server.features_status = 403
+    res = _invoke(["collect", "playlists", PL_C, "--label", "Calm", "--out", str(tmp_path / "c.csv")], server.env())
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.count("2024-11-27") == 1 and "trackscope extract" in res.stderr
+    assert "Tracks" in res.stdout and "denied" in res.stdout
 
 
 def test_output_reads_back_through_the_table_reader(server, tmp_path):
