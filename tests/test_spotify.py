@@ -296,6 +296,9 @@ def test_not_json_answer_is_an_error_not_an_empty_playlist(server, tmp_path):
     server.inject(f"/v1/playlists/{PL_C}/items", status=200, body="<html>captive portal</html>")
     with pytest.raises(CollectError, match="not JSON"):
         spotify.collect_playlists([PL_C], label="x", out=tmp_path / "x.csv", client=client_for(server))
+    server.inject("/api/token", status=200, body="<html>not the accounts service</html>")
+    with pytest.raises(CollectError, match="token endpoint .* did not answer JSON"):
+        spotify.collect_playlists([PL_C], label="x", out=tmp_path / "y.csv", client=client_for(server))
 
 
 # -- the November 2024 change --------------------------------------------------------------------------------------

@@ -137,10 +137,12 @@ def collect_playlists(
             except SpotifyHTTPError as err:
                 if err.status not in (400, 403, 404):
                     raise
-                reason = (
-                    f"{err.status}: not found or not accessible to this app (Spotify-owned editorial and "
-                    "algorithmic playlists answer 404 to apps created after 2024-11-27)"
-                )
+                reason = str(err)
+                if err.status in (403, 404):
+                    reason += (
+                        " — not found or not accessible to this app (Spotify-owned editorial and algorithmic "
+                        "playlists answer 404 to apps created after 2024-11-27)"
+                    )
                 ck.append({"t": "playlist_failed", "playlist": pid, "reason": reason})
                 failed[pid] = reason
                 break

@@ -272,6 +272,11 @@ class SpotifyClient:
                         f"Spotify refused the client credentials ({err.status}, {err.error or 'no reason given'}): "
                         f"check {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV}"
                     ) from None
+            except requests.exceptions.JSONDecodeError:  # only the token request parses JSON outside spotipy's guard
+                raise CollectError(
+                    f"the token endpoint {self.accounts_url}/api/token did not answer JSON; "
+                    f"check {ACCOUNTS_URL_ENV} (default {DEFAULT_ACCOUNTS_URL})"
+                ) from None
             except requests.exceptions.Timeout:
                 last = f"no answer within {self.timeout:g} s"
             except requests.exceptions.ConnectionError as err:
@@ -293,11 +298,9 @@ class SpotifyClient:
 
     def download(self, url: str, dest: Path) -> int:
         """Fetch ``url`` into ``dest`` atomically (temp file + rename), with the same retries; returns bytes written."""
-        import requests
 
         def fetch() -> bytes:
-            self.requests += 1
-            resp = requests.get(url, timeout=self.timeout)
+            resp = self._session.get(url, timeout=self.timeout)  # counted by the session wrapper
             if resp.status_code == 429 or resp.status_code >= 500:
                 from spotipy.exceptions import SpotifyException
 
