@@ -55,7 +55,7 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels:
             str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, c in enumerate(labels)
         },
-        "confusion": {"labels": [str(c) for c in labels], "matrix": cm.tolist(), "normalized": norm.round(4).tolist()},
+        "confusion": {"labels": [str(c) for c in labels], "matrix": cm.tolist(), "normalized": norm.tolist()},
     }
 
 

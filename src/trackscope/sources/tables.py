@@ -96,7 +96,8 @@ class Table:
         label : str, optional
             A class column that must exist; its values become stripped strings.
         min_per_class : int or None
-            Each class must have at least this many rows after dropping (None: no check).
+            Each class must have at least this many rows after dropping, and there must be two classes (None: no
+            check, e.g. when scoring a model on a table that holds a single mood).
 
         Returns
         -------
@@ -153,7 +154,7 @@ class Table:
                         f"needs at least {min_per_class} rows (remove it or add rows)",
                         path=self.path,
                     )
-            if frame[label_canon].nunique() < 2:
+            if min_per_class is not None and frame[label_canon].nunique() < 2:
                 raise TableError(
                     f"label column {label_canon!r} has a single class {frame[label_canon].iloc[0]!r}; need at least 2",
                     path=self.path,

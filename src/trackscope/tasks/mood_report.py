@@ -281,6 +281,7 @@ def build_report(m: dict[str, Any]) -> Any:
 
     rep.add_heading("Diagnostics of the chosen model")
     lc = m["learning_curve"]
+    rep.add_heading("Learning curve", level=3)
     rep.add_figure(
         plots.line_with_band(
             lc["sizes"],
@@ -293,6 +294,7 @@ def build_report(m: dict[str, Any]) -> Any:
     )
     rep.add_text(f"Test accuracy {t['accuracy']:.3f}, macro-F1 {t['macro_f1']:.3f} on {t['n']} tracks.")
     labels = t["confusion"]["labels"]
+    rep.add_heading("Confusion matrix (test split)", level=3)
     rep.add_figure(
         plots.heatmap(
             np.array(t["confusion"]["matrix"]),
@@ -318,6 +320,7 @@ def build_report(m: dict[str, Any]) -> Any:
         "Normalised by row",
     )
     per = pd.DataFrame(t["per_class"]).T
+    rep.add_heading("Per-class precision and recall", level=3)
     rep.add_table(per.reset_index(names="mood"), "Per-class precision, recall, F1 (test)")
     rep.add_figure(
         plots.grouped_bars(per[["precision", "recall"]], title="Per-class precision and recall (test)"),
@@ -354,6 +357,7 @@ def build_report(m: dict[str, Any]) -> Any:
             "Red raises, blue lowers",
         )
     perm = m["permutation_importance"]
+    rep.add_heading("Permutation importance", level=3)
     order = sorted(perm, key=lambda f: -perm[f]["mean"])
     rep.add_figure(
         plots.bar_chart(
