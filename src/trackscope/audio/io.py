@@ -50,6 +50,9 @@ FFMPEG_SUFFIXES = frozenset({".m4a", ".aac", ".mp4", ".m4b", ".alac", ".wma", ".
 # A decoder that returns fewer than this share of the frames the header declares means a truncated file.
 _TRUNCATION_TOLERANCE = 0.9
 
+# Frames decoded per read for long windows (~24 s at 44.1 kHz; 8 MB as stereo float32).
+_READ_BLOCK = 1 << 20
+
 
 @dataclass
 class Audio:
@@ -189,13 +192,31 @@ class _Source:
             raise AudioError(f"not a readable audio file (ffmpeg output unreadable: {exc})", path=path) from None
 
     def read(self, start: int, n: int | None) -> np.ndarray:
-        """Frames [start, start + n) as (frames, channels) float32."""
+        """Frames [start, start + n) (to the end when n is None), downmixed to mono float32 block by block, so a
+        long stereo file never sits in memory as (frames, channels)."""
+        import numpy as np
         import soundfile as sf
 
         try:
             if start:
                 self.fh.seek(start)
-            return self.fh.read(frames=-1 if n is None else n, dtype="float32", always_2d=True)
+            want = n
+            if want is None and self.frames is not None:
+                want = max(0, self.frames - start)
+            if want is not None and want <= _READ_BLOCK:
+                return _downmix(self.fh.read(frames=want, dtype="float32", always_2d=True))
+            parts = []
+            got = 0
+            while want is None or got < want:
+                step = _READ_BLOCK if want is None else min(_READ_BLOCK, want - got)
+                block = self.fh.read(frames=step, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                parts.append(_downmix(block))
+                got += block.shape[0]
+                if block.shape[0] < step:
+                    break
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         except (sf.LibsndfileError, RuntimeError, ValueError) as err:
             raise AudioError(f"unreadable or truncated audio ({err})", path=self.path) from None
 
@@ -278,9 +299,7 @@ def load_audio(
         return _make_audio(x, src, sr=sr, offset=start / src.sr, total=total)
 
 
-def _make_audio(x: np.ndarray, src: _Source, *, sr: int, offset: float, total: float | None) -> Audio:
-    y = _downmix(x)
-    del x
+def _make_audio(y: np.ndarray, src: _Source, *, sr: int, offset: float, total: float | None) -> Audio:
     _check_finite(y, src.path)
     y = _resample(y, src.sr, sr)
     return Audio(

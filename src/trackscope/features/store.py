@@ -1,0 +1,581 @@
+"""The feature store: per-song mel spectrograms and descriptors, computed once, cached by content, crash-safe.
+
+Layout of a store folder ``STORE/``::
+
+    store.json                         marks the folder as a trackscope feature store (format version)
+    index.parquet, index.csv           one row per input file: path, sha256, size, mtime_ns, duration (s),
+                                       source_sr, channels, silent, mel_file, desc_file, mel_config, desc_config
+    descriptors.parquet, descriptors.csv
+                                       one row per input file: path, sha256, then every descriptor
+                                       (see trackscope.audio.descriptors.DESCRIPTORS)
+    failures.csv                       path, reason — files that could not be used
+    configs/<hash>.json                the configuration behind each config hash
+    mel/<cfg>/<sha[:2]>/<sha>.npy      log-mel (dB, ref 1, top_db 80) of the song's centre window,
+                                       float16, shape (n_mels, frames); load with FeatureStore.mel()
+    desc/<cfg>/<sha[:2]>/<sha>.json    descriptors of the whole song + decode facts
+
+Keys: ``sha`` is the SHA-256 of the file's bytes (so renaming or moving a file costs nothing, and two paths holding
+the same bytes share one entry); ``cfg`` is a short hash of everything that shapes the numbers (sample rate, STFT,
+mel window, feature version), so a changed configuration recomputes and never mixes with old results.
+
+Crash safety: every entry is written to a temporary file in its own folder and renamed into place (``os.replace`` is
+atomic), so after ``kill -9`` at any moment an entry is either complete or absent. The tables are derived from the
+entries and rewritten (atomically) at the end of each run; a rerun after a crash re-hashes what the lost index would
+have remembered, skips every finished entry and rebuilds the tables — each file appears exactly once. Leftover
+temporary files are removed at the start of the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trackscope.constants import AUDIO_SUFFIXES, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from trackscope.errors import TrackscopeError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["extract", "FeatureStore", "walk_audio", "file_sha256", "FEATURE_VERSION", "WHAT"]
+
+FORMAT_VERSION = 1
+FEATURE_VERSION = 1  # bump when descriptor or mel code changes its numbers: every entry is recomputed
+WHAT = ("mel", "descriptors")
+MEL_WINDOW = 30.0  # seconds: the centre 30 s, the length of the previews the popularity study trained on
+_TMP_PREFIX = ".tmp-"
+_INDEX_COLUMNS = (
+    "path",
+    "sha256",
+    "size",
+    "mtime_ns",
+    "duration",
+    "source_sr",
+    "channels",
+    "silent",
+    "mel_file",
+    "desc_file",
+    "mel_config",
+    "desc_config",
+)
+
+
+# ----------------------------------------------------------------------------------------------------------- helpers
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent, suffix=path.suffix)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def walk_audio(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Audio files under ``paths`` (files as given; folders searched recursively for ``AUDIO_SUFFIXES``), in a
+    stable order without duplicates, and ``(path, reason)`` for what cannot be used (missing paths, folders whose
+    name looks like an audio file)."""
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = os.path.abspath(p)
+        if key not in seen:
+            seen.add(key)
+            files.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            add(p)
+        elif p.is_dir():
+            for root, dirs, names in os.walk(p):
+                dirs.sort()
+                for d in dirs:
+                    if Path(d).suffix.lower() in AUDIO_SUFFIXES:
+                        problems.append((str(Path(root) / d), "is a folder, not an audio file"))
+                for name in sorted(names):
+                    if Path(name).suffix.lower() in AUDIO_SUFFIXES and not name.startswith("._"):
+                        add(Path(root) / name)
+        else:
+            problems.append((str(p), "file not found"))
+    return files, problems
+
+
+# ------------------------------------------------------------------------------------------------------ the worker
+def _init_worker() -> None:
+    """One thread per worker process: with N processes on N cores, extra BLAS/FFT threads only fight each other."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover — threadpoolctl comes with scikit-learn
+        pass
+
+
+class _quiet_stderr:  # noqa: N801 — used as a context manager
+    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter would tear the progress bar)."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            self._null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(self._null, 2)
+        except OSError:
+            self._saved = None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            os.close(self._null)
+
+
+def _compute(job: dict[str, Any]) -> dict[str, Any]:
+    """Decode one file and write the entries it lacks. Never raises: failures come back as a result."""
+    from trackscope.errors import TrackscopeError as _Err
+
+    try:
+        return _compute_unsafe(job)
+    except _Err as err:
+        return {"sha256": job["sha256"], "ok": False, "reason": err.reason}
+    except MemoryError:
+        return {"sha256": job["sha256"], "ok": False, "reason": "out of memory while decoding or analysing"}
+    except Exception as err:  # noqa: BLE001 — one bad file must not stop the batch
+        return {"sha256": job["sha256"], "ok": False, "reason": f"internal error: {type(err).__name__}: {err}"}
+
+
+def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    from trackscope.audio.descriptors import describe_with_mel
+    from trackscope.audio.io import load_audio
+    from trackscope.audio.mel import mel_db, power_to_db
+
+    sr = job["sr"]
+    with _quiet_stderr():  # libmpg123 prints resync notes for damaged mp3s straight to fd 2
+        audio = load_audio(job["path"], sr=sr)
+    y = audio.samples
+    facts = {
+        "duration": audio.duration,
+        "source_sr": audio.source_sr,
+        "channels": audio.channels,
+        "silent": bool(audio.silent),
+    }
+    mel_full = None
+    if job["desc_file"] is not None:
+        desc, mel_full = describe_with_mel(y, sr)
+        payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
+        _atomic_write_bytes(Path(job["desc_file"]), json.dumps(payload).encode())
+    if job["mel_file"] is not None:
+        window = job["mel_window"]
+        n = y.size if not window else int(round(window * sr))
+        if n >= y.size and mel_full is not None:
+            db = power_to_db(mel_full)
+        else:
+            start = max(0, (y.size - n) // 2)
+            db = mel_db(y[start : start + n], sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, db.astype(np.float16), allow_pickle=False)
+        _atomic_write_bytes(Path(job["mel_file"]), buf.getvalue())
+        # a facts sidecar for mel-only stores, so the index can be rebuilt without decoding again
+        if job["desc_file"] is None:
+            _atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
+    return {"sha256": job["sha256"], "ok": True, **facts}
+
+
+# -------------------------------------------------------------------------------------------------------- extract
+def extract(
+    paths: Sequence[str | os.PathLike] | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    what: Sequence[str] = WHAT,
+    workers: int = 1,
+    sr: int = SAMPLE_RATE,
+    mel_window: float | None = MEL_WINDOW,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Compute mel spectrograms and/or descriptors for every audio file under ``paths`` into the store ``out``.
+
+    Finished entries (same bytes, same configuration) are skipped; bad files are listed in ``STORE/failures.csv``
+    and never stop the batch. ``workers > 1`` uses that many processes of one thread each (call from under an
+    ``if __name__ == "__main__":`` guard in scripts). ``mel_window`` seconds from the centre of each song (None or 0:
+    the whole song). Returns a summary: files, done, cached, failed, seconds, store, what, failures (first 20).
+    """
+    t0 = time.perf_counter()
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    what = tuple(dict.fromkeys(w.strip().lower() for w in what))
+    bad = [w for w in what if w not in WHAT]
+    if bad or not what:
+        raise TrackscopeError(f"--what must be a list of {', '.join(WHAT)}; got {', '.join(bad) or 'nothing'}")
+    if workers < 1:
+        raise TrackscopeError(f"workers must be >= 1, got {workers}")
+    if sr < 1000:
+        raise TrackscopeError(f"sample rate {sr} Hz is too low (use e.g. 22050)")
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise TrackscopeError("the store must be a folder", path=root)
+    if root.is_dir() and any(root.iterdir()) and not (root / "store.json").is_file():
+        raise TrackscopeError("folder exists and is not a trackscope feature store (no store.json)", path=root)
+    root.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(
+        root / "store.json", json.dumps({"format": "trackscope-feature-store", "version": FORMAT_VERSION}).encode()
+    )
+    _clean_temp(root)
+
+    base = {"sr": int(sr), "n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "version": FEATURE_VERSION}
+    mel_cfg = {"kind": "mel", **base, "window": float(mel_window or 0.0), "db": "power_to_db(ref=1,top_db=80)"}
+    desc_cfg = {"kind": "descriptors", **base}
+    mel_key, desc_key = _config_hash(mel_cfg), _config_hash(desc_cfg)
+    for key, cfg in ((mel_key, mel_cfg), (desc_key, desc_cfg)):
+        cfg_path = root / "configs" / f"{key}.json"
+        if not cfg_path.is_file():
+            _atomic_write_bytes(cfg_path, json.dumps(cfg, indent=2).encode())
+
+    files, problems = walk_audio(paths)
+    problems = [(os.path.abspath(p), r) for p, r in problems]
+    failures: dict[str, str] = dict(problems)
+    previous = _read_table(root, "index")
+    known = {}
+    if previous is not None:
+        for row in previous.itertuples(index=False):
+            known[row.path] = (int(row.size), int(row.mtime_ns), row.sha256)
+
+    rows: dict[str, dict[str, Any]] = {}
+    jobs: dict[str, dict[str, Any]] = {}
+    cached = 0
+    for f in files:
+        path = os.path.abspath(f)
+        try:
+            st = f.stat()
+            if st.st_size == 0:
+                failures[path] = "empty file (0 bytes)"
+                continue
+            hit = known.get(path)
+            sha = hit[2] if hit and hit[:2] == (st.st_size, st.st_mtime_ns) else file_sha256(f)
+        except OSError as err:
+            failures[path] = f"cannot read the file ({err.strerror or err})"
+            continue
+        mel_file = root / "mel" / mel_key / sha[:2] / f"{sha}.npy" if "mel" in what else None
+        desc_file = root / "desc" / desc_key / sha[:2] / f"{sha}.json" if "descriptors" in what else None
+        rows[path] = {
+            "path": path,
+            "sha256": sha,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "mel_file": "" if mel_file is None else str(mel_file.relative_to(root)),
+            "desc_file": "" if desc_file is None else str(desc_file.relative_to(root)),
+            "mel_config": mel_key if mel_file else "",
+            "desc_config": desc_key if desc_file else "",
+        }
+        need_mel = mel_file is not None and not mel_file.is_file()
+        need_desc = desc_file is not None and not desc_file.is_file()
+        if not need_mel and not need_desc:
+            cached += 1
+            continue
+        if sha in jobs:  # same bytes under another path: computed once
+            continue
+        jobs[sha] = {
+            "path": path,
+            "sha256": sha,
+            "sr": int(sr),
+            "mel_window": float(mel_window or 0.0),
+            "mel_file": str(mel_file) if need_mel else None,
+            "desc_file": str(desc_file) if need_desc else None,
+            "desc_config": desc_key,
+        }
+
+    total = len(files)
+    done_count = [cached + sum(1 for f in files if os.path.abspath(f) in failures)]
+    if progress:
+        progress(done_count[0], total)
+    paths_by_sha: dict[str, list[str]] = {}
+    for path, row in rows.items():
+        paths_by_sha.setdefault(row["sha256"], []).append(path)
+    failed_shas: dict[str, str] = {}
+
+    def on_result(res: dict[str, Any]) -> None:
+        if not res["ok"]:
+            failed_shas[res["sha256"]] = res["reason"]
+        done_count[0] += len(paths_by_sha[res["sha256"]])  # every path holding these bytes
+        if progress:
+            progress(min(done_count[0], total), total)
+
+    _run_jobs(list(jobs.values()), workers, on_result)
+
+    for path in list(rows):
+        sha = rows[path]["sha256"]
+        if sha in failed_shas:
+            failures[path] = failed_shas[sha]
+            del rows[path]
+    n_failed_files = len(failures)
+    summary_rows = _finish_tables(root, rows, failures, previous, what)
+    computed = sum(1 for r in rows.values() if r["sha256"] in jobs)
+    return {
+        "store": str(root),
+        "what": list(what),
+        "files": total + len(problems),
+        "done": computed,
+        "cached": len(rows) - computed,
+        "failed": n_failed_files,
+        "rows": summary_rows,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "workers": workers,
+        "failures": [{"path": p, "reason": r} for p, r in list(failures.items())[:20]],
+    }
+
+
+def _clean_temp(root: Path) -> None:
+    for sub in ("", "mel", "desc", "configs"):
+        base = root / sub
+        if not base.is_dir():
+            continue
+        for p in base.rglob(f"{_TMP_PREFIX}*") if sub else base.glob(f"{_TMP_PREFIX}*"):
+            p.unlink(missing_ok=True)
+
+
+def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dict[str, Any]], None]) -> None:
+    if not jobs:
+        return
+    if workers == 1 or len(jobs) == 1:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(1)
+        except ImportError:  # pragma: no cover
+            limiter = None
+        try:
+            for job in jobs:
+                on_result(_compute(job))
+        finally:
+            if limiter is not None:
+                limiter.restore_original_limits()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads (Rich's refresh thread)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker) as pool:
+        futures = [pool.submit(_compute, job) for job in jobs]
+        try:
+            for fut in as_completed(futures):
+                on_result(fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _read_table(root: Path, name: str) -> pd.DataFrame | None:
+    import pandas as pd
+
+    pq, csv = root / f"{name}.parquet", root / f"{name}.csv"
+    try:
+        if pq.is_file():
+            return pd.read_parquet(pq)
+        if csv.is_file():
+            return pd.read_csv(csv)
+    except Exception:  # noqa: BLE001 — a damaged table is rebuilt from the entries
+        return None
+    return None
+
+
+def _finish_tables(
+    root: Path,
+    rows: dict[str, dict[str, Any]],
+    failures: dict[str, str],
+    previous: pd.DataFrame | None,
+    what: Sequence[str],
+) -> int:
+    """Write index, descriptors and failures tables from the entries (atomically). Rows of earlier runs for paths
+    not in this run are kept while their entries exist."""
+    import pandas as pd
+
+    from trackscope.audio.descriptors import DESCRIPTORS
+
+    if previous is not None:
+        for rec in previous.to_dict(orient="records"):
+            path = str(rec["path"])
+            if path in rows or path in failures:
+                continue
+            files_ok = all(
+                not isinstance(rec.get(col), str) or not rec.get(col) or (root / rec[col]).is_file()
+                for col in ("mel_file", "desc_file")
+            )
+            if files_ok:
+                rows[path] = {k: ("" if isinstance(v, float) and v != v else v) for k, v in rec.items()}
+    old_failures = _read_failures(root)
+    for path, reason in old_failures.items():
+        if path not in rows and path not in failures and Path(path).exists():
+            failures.setdefault(path, reason)
+
+    desc_records = []
+    for path, row in rows.items():
+        facts: dict[str, Any] = {}
+        desc = None
+        if row.get("desc_file"):
+            data = json.loads((root / row["desc_file"]).read_text())
+            facts = {k: data.get(k) for k in ("duration", "source_sr", "channels", "silent")}
+            desc = data["descriptors"]
+        elif row.get("mel_file"):
+            side = (root / row["mel_file"]).with_suffix(".json")
+            if side.is_file():
+                facts = json.loads(side.read_text())
+        for k in ("duration", "source_sr", "channels", "silent"):
+            if facts.get(k) is not None or k not in row:
+                row[k] = facts.get(k)
+        if desc is not None:
+            desc_records.append({"path": path, "sha256": row["sha256"], **{k: desc.get(k) for k in DESCRIPTORS}})
+
+    index = pd.DataFrame([{c: r.get(c) for c in _INDEX_COLUMNS} for r in rows.values()], columns=list(_INDEX_COLUMNS))
+    index = index.sort_values("path", kind="stable").reset_index(drop=True)
+    index["silent"] = index["silent"].astype("boolean")
+    for name, frame in (("index", index),):
+        _atomic_write_frame(frame, root / f"{name}.parquet")
+        _atomic_write_frame(frame, root / f"{name}.csv")
+    if desc_records or "descriptors" in what or (root / "descriptors.csv").exists():
+        desc_frame = pd.DataFrame(desc_records, columns=["path", "sha256", *DESCRIPTORS])
+        desc_frame = desc_frame.sort_values("path", kind="stable").reset_index(drop=True)
+        _atomic_write_frame(desc_frame, root / "descriptors.parquet")
+        _atomic_write_frame(desc_frame, root / "descriptors.csv")
+    fail = pd.DataFrame(sorted(failures.items()), columns=["path", "reason"])
+    _atomic_write_frame(fail, root / "failures.csv")
+    return len(index)
+
+
+def _read_failures(root: Path) -> dict[str, str]:
+    import csv
+
+    p = root / "failures.csv"
+    if not p.is_file():
+        return {}
+    with open(p, newline="") as fh:
+        return {r["path"]: r["reason"] for r in csv.DictReader(fh) if r.get("path")}
+
+
+# ------------------------------------------------------------------------------------------------------ the reader
+class FeatureStore:
+    """Read a store written by :func:`extract` (or ``trackscope extract``).
+
+    Examples
+    --------
+    >>> store = FeatureStore("features/")  # doctest: +SKIP
+    >>> table = store.descriptors()  # one row per song: path, sha256, tempo, loudness_lufs, ...  # doctest: +SKIP
+    >>> for path, sha, mel in store.iter_mels():  # float32 (128, frames) log-mel  # doctest: +SKIP
+    ...     ...
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.root = Path(path)
+        if not (self.root / "store.json").is_file():
+            raise TrackscopeError("not a trackscope feature store (no store.json); run `trackscope extract`", path=path)
+        self._index: pd.DataFrame | None = None
+
+    def index(self) -> pd.DataFrame:
+        """One row per file: path, sha256, size, mtime_ns, duration, source_sr, channels, silent, mel_file, ..."""
+        if self._index is None:
+            frame = _read_table(self.root, "index")
+            if frame is None:
+                raise TrackscopeError("the store has no index yet (an extract run did not finish)", path=self.root)
+            self._index = frame
+        return self._index
+
+    def descriptors(self) -> pd.DataFrame:
+        """The descriptor table (Parquet, or the CSV copy): path, sha256 and one column per descriptor."""
+        frame = _read_table(self.root, "descriptors")
+        if frame is None:
+            raise TrackscopeError("the store has no descriptors (extract with --what descriptors)", path=self.root)
+        return frame
+
+    def failures(self) -> pd.DataFrame:
+        import pandas as pd
+
+        p = self.root / "failures.csv"
+        return pd.read_csv(p) if p.is_file() else pd.DataFrame(columns=["path", "reason"])
+
+    def __len__(self) -> int:
+        return len(self.index())
+
+    def _mel_path(self, key: str | os.PathLike) -> tuple[str, str, Path]:
+        idx = self.index()
+        key_s = str(key)
+        hit = idx[idx["path"] == key_s]
+        if hit.empty:
+            hit = idx[idx["sha256"] == key_s]
+        if hit.empty and Path(key_s).exists():
+            hit = idx[idx["path"].map(os.path.abspath) == os.path.abspath(key_s)]
+        if hit.empty:
+            raise TrackscopeError("not in the feature store", path=key_s)
+        row = hit.iloc[0]
+        mel_file = row["mel_file"]
+        if not isinstance(mel_file, str) or not mel_file:
+            raise TrackscopeError("the store holds no mel spectrogram for it (extract with --what mel)", path=key_s)
+        return str(row["path"]), str(row["sha256"]), self.root / mel_file
+
+    def mel(self, key: str | os.PathLike) -> np.ndarray:
+        """The log-mel spectrogram (n_mels, frames), float32 dB, of a path or sha256 in the store."""
+        import numpy as np
+
+        _, _, p = self._mel_path(key)
+        return np.load(p, allow_pickle=False).astype(np.float32)
+
+    def iter_mels(self, *, shuffle: bool = False, seed: int = 0) -> Iterator[tuple[str, str, np.ndarray]]:
+        """Yields ``(path, sha256, mel float32)`` for every file with a mel, one file in memory at a time
+        (``shuffle`` with ``seed`` for training epochs)."""
+        import numpy as np
+
+        idx = self.index()
+        idx = idx[idx["mel_file"].map(lambda v: isinstance(v, str) and bool(v))]
+        order = np.arange(len(idx))
+        if shuffle:
+            np.random.default_rng(seed).shuffle(order)
+        for i in order:
+            row = idx.iloc[int(i)]
+            yield str(row["path"]), str(row["sha256"]), np.load(self.root / row["mel_file"]).astype(np.float32)
