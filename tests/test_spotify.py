@@ -492,3 +492,13 @@ def test_output_reads_back_through_the_table_reader(server, tmp_path):
     assert len(table) == summary["tracks"] and table.stats["duplicates_dropped"] == 0
     assert table.features == SPOTIFY_FEATURES and set(table.y()) == {"Happy", "Dark"}
     assert table.X().shape == (summary["tracks"], 10)
+
+
+def test_two_runs_never_share_a_checkpoint(server, tmp_path):
+    from trackscope.sources.spotify_checkpoint import Checkpoint
+
+    out = tmp_path / "x.csv"
+    held = Checkpoint(out, {"kind": "playlists", "version": 1})  # another run holds the checkpoint
+    with held, pytest.raises(CollectError, match="another trackscope collect is writing"):
+        spotify.collect_playlists([PL_C], label="x", out=out, client=client_for(server))
+    assert spotify.collect_playlists([PL_C], label="x", out=out, client=client_for(server))["tracks"] == 20

@@ -21,6 +21,12 @@ from typing import Any
 from trackscope.errors import CollectError
 from trackscope.sources.spotify_checkpoint import Checkpoint
 from trackscope.sources.spotify_client import SpotifyClient, SpotifyHTTPError
+from trackscope.sources.spotify_features import (
+    NOVEMBER_2024,
+    audio_features,
+    download_previews,
+    november_2024_notice,
+)
 from trackscope.sources.spotify_tracks import (
     FEATURE_COLUMNS,
     METADATA_COLUMNS,
@@ -33,25 +39,10 @@ from trackscope.sources.spotify_tracks import (
 
 Progress = Callable[[int, int], None] | None
 
-FEATURE_BATCH = 100  # the audio-features endpoint's maximum ids per request
 PLAYLIST_PAGE = 50  # spotipy 2.26's default and the 2026 API maximum for playlist items
 SEARCH_PAGE = 10  # the 2026 API maximum for search in development mode (was 50)
 SEARCH_MAX_OFFSET = 1000  # Spotify serves search results only up to offset 1000
 SEARCH_PATIENCE = 25  # consecutive pages without a new track before the search space counts as exhausted
-
-NOVEMBER_2024 = (
-    "Spotify no longer gives this app {what}: since 2024-11-27, apps created on or after that day (and "
-    "development-mode apps without extended access) get 403 from audio-features and a null preview_url. "
-    "The table has the track metadata; compute features from your own audio instead with `trackscope extract` "
-    "(a feature table) or `trackscope analyze` (mood and hit potential of songs)."
-)
-
-
-def november_2024_notice(*, features_denied: bool, previews_missing: bool) -> str | None:
-    """The one message about Spotify's November 2024 change, naming what is missing (None if nothing is)."""
-    missing = [w for w, m in (("audio features", features_denied), ("30-s previews", previews_missing)) if m]
-    return NOVEMBER_2024.format(what=" or ".join(missing)) if missing else None
-
 
 __all__ = ["NOVEMBER_2024", "november_2024_notice", "collect_playlists", "collect_sample", "playlist_id"]
 
@@ -104,7 +95,19 @@ def collect_playlists(
     out = check_out(out)
     labels = playlist_labels(playlists, label, from_csv, label_column)
     client = client or SpotifyClient.from_env()
-    ck = Checkpoint(_where(out, checkpoint_dir), {"kind": "playlists", "version": 1})
+    with Checkpoint(_where(out, checkpoint_dir), {"kind": "playlists", "version": 1}) as ck:
+        return _collect_playlists(client, ck, labels, out, label_column, previews, progress)
+
+
+def _collect_playlists(
+    client: SpotifyClient,
+    ck: Checkpoint,
+    labels: dict[str, str],
+    out: Path,
+    label_column: str,
+    previews: Path | None,
+    progress: Progress,
+) -> dict[str, Any]:
     pages: dict[str, list[dict[str, Any]]] = {}
     for rec in ck.of_type("page"):
         pages.setdefault(rec["playlist"], []).append(rec)
@@ -244,8 +247,23 @@ def collect_sample(
     span = _parse_years(years)
     client = client or SpotifyClient.from_env()
     meta = {"kind": "sample", "genre": genre, "years": span, "seed": seed, "page_size": page_size, "version": 1}
-    ck = Checkpoint(_where(out, checkpoint_dir), meta)
+    with Checkpoint(_where(out, checkpoint_dir), meta) as ck:
+        return _collect_sample(client, ck, out, n, genre, span, seed, previews, progress, page_size, patience)
 
+
+def _collect_sample(
+    client: SpotifyClient,
+    ck: Checkpoint,
+    out: Path,
+    n: int,
+    genre: str,
+    span: str,
+    seed: int,
+    previews: Path | None,
+    progress: Progress,
+    page_size: int,
+    patience: int,
+) -> dict[str, Any]:
     by_id: dict[str, dict[str, Any]] = {}
     totals: dict[str, int] = {}  # per query string: how many results Spotify says it has
     state = {"dupes": 0, "stale": 0, "page": 0}
@@ -320,8 +338,8 @@ def _finish(
     label_column: str | None,
 ) -> dict[str, Any]:
     """Audio features, previews, the table; then drop the checkpoint and complete the summary."""
-    features, features_status = _audio_features(client, ck, [r["id"] for r in rows])
-    downloaded, preview_failed = _download_previews(client, rows, previews) if previews is not None else (0, [])
+    features, features_status = audio_features(client, ck, [r["id"] for r in rows])
+    downloaded, preview_failed = download_previews(client, rows, previews) if previews is not None else (0, [])
     with_preview = sum(1 for r in rows if r.get("preview_url"))
     columns = list(METADATA_COLUMNS) + list(FEATURE_COLUMNS) + ([label_column] if label_column else [])
     table = [{c: {**row, **features.get(row["id"], {})}.get(c) for c in columns} for row in rows]
@@ -346,53 +364,3 @@ def _finish(
         }
     )
     return summary
-
-
-def _audio_features(client: SpotifyClient, ck: Checkpoint, ids: list[str]) -> tuple[dict[str, dict[str, Any]], str]:
-    """Audio features in batches of 100, resumable; stops asking after the first 403/404 (the 2024 change)."""
-    features: dict[str, dict[str, Any]] = {}
-    for rec in ck.of_type("features"):
-        features.update(rec["rows"])
-    asked = {i for rec in ck.of_type("features") for i in rec["ids"]}
-    if ck.of_type("features_denied"):
-        return features, "denied"
-    todo = [i for i in dict.fromkeys(ids) if i not in asked]
-    for start in range(0, len(todo), FEATURE_BATCH):
-        batch = todo[start : start + FEATURE_BATCH]
-        try:
-            result = client.call("audio features", lambda b=batch: client.sp.audio_features(b))
-        except SpotifyHTTPError as err:
-            if err.status not in (403, 404):
-                raise
-            ck.append({"t": "features_denied", "status": err.status})
-            return features, "denied"
-        rows = {}
-        for item in result or []:
-            if isinstance(item, dict) and item.get("id") in batch:
-                rows[item["id"]] = {c: item.get(c) for c in FEATURE_COLUMNS}
-        ck.append({"t": "features", "ids": batch, "rows": rows})
-        features.update(rows)
-    got = sum(1 for i in ids if i in features)
-    return features, "available" if got == len(ids) else ("partial" if got else "none")
-
-
-def _download_previews(
-    client: SpotifyClient, rows: list[dict[str, Any]], folder: Path
-) -> tuple[int, list[dict[str, str]]]:
-    """Download ``<id>.mp3`` for every track with a preview URL; files already there are kept (resume)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    downloaded, failed = 0, []
-    for row in rows:
-        url = row.get("preview_url")
-        if not url:
-            continue
-        dest = folder / f"{row['id']}.mp3"
-        if dest.exists() and dest.stat().st_size > 0:
-            continue
-        try:
-            client.download(url, dest)
-            downloaded += 1
-        except CollectError as err:
-            failed.append({"id": row["id"], "reason": str(err)})
-    return downloaded, failed

@@ -19,6 +19,7 @@ from typing import Any
 from trackscope.errors import CollectError
 
 JOURNAL = "progress.jsonl"
+LOCK = "lock"
 
 
 def partial_dir(out: Path) -> Path:
@@ -43,6 +44,43 @@ class Checkpoint:
         self.folder = partial_dir(out)
         self.path = self.folder / JOURNAL
         self.records: list[dict[str, Any]] = []
+        self._lock = self._acquire()
+        try:
+            self._load(meta)
+        except BaseException:
+            self.close()
+            raise
+
+    def _acquire(self) -> Any:
+        """An exclusive lock on the folder, so two runs never write one journal (released when the process ends)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fh = open(self.folder / LOCK, "a+b")  # noqa: SIM115 — held open until close()
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            return fh
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise CollectError(
+                "another trackscope collect is writing to this checkpoint; wait for it or stop it first",
+                path=self.folder,
+            ) from None
+        return fh
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _load(self, meta: dict[str, Any]) -> None:
         if self.path.exists():
             self._truncate_torn_tail()
             self.records = list(self._read())
@@ -90,8 +128,6 @@ class Checkpoint:
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one record durably (flush + fsync)."""
-        if not self.records:
-            self.folder.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -103,6 +139,7 @@ class Checkpoint:
         return [r for r in self.records if r.get("t") == kind]
 
     def remove(self) -> None:
+        self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
