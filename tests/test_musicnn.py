@@ -198,7 +198,11 @@ def test_front_end_reproduces_musicnn_patches_exactly(kind, ref_patches):
     assert hashlib.sha256(pcm.tobytes()).hexdigest() == META["clips"][kind]["sha256_int16"]
     patches = spectrogram_patches(decode_array(pcm, sr, sr=16000))
     assert patches.shape == ref_patches[kind].shape == (META["clips"][kind]["n_patches"], 187, 96)
-    np.testing.assert_array_equal(patches, ref_patches[kind])
+    # Identical here (0 of ~150k values differ). The mel power is rounded to float16 before the log, so a last-bit
+    # difference of another BLAS could flip a rare value by one float16 step (≤ 4.3e-4 after the log): allow that.
+    differ = patches != ref_patches[kind]
+    assert differ.mean() < 1e-4
+    np.testing.assert_allclose(patches, ref_patches[kind], rtol=0, atol=5e-4)
 
 
 def test_short_audio_is_repeat_padded_and_bad_input_is_reported():

@@ -99,7 +99,9 @@ def melspectrogram(y: np.ndarray) -> np.ndarray:
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / N_FFT)  # periodic Hann, float64 like scipy.signal.get_window
     spec = np.fft.rfft(frames * window, axis=1).astype(np.complex64)
     power = np.abs(spec) ** 2  # float32
-    return power @ mel_filterbank().T
+    # (mel × bins) @ (bins × frames), the operand order of librosa's einsum: the float32 sums then round alike
+    # (``power @ basis.T`` differs in the last bit now and then, which float16 rounding can turn into 1e-3).
+    return (mel_filterbank() @ power.T).T
 
 
 def log_compress(mel: np.ndarray) -> np.ndarray:

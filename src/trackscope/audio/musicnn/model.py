@@ -16,9 +16,15 @@ The original graph (``musicnn/models.py::build_musicnn``, TensorFlow 1, NHWC wit
 
 Every batch norm is TF's inference form with ε = 0.001 (``tf.compat.v1.layers.batch_normalization`` default),
 applied *after* the ReLU. Dropout is inactive at inference. Here the whole network runs in (B, C, T) / (B, C, T, F)
-layout. Speed tricks, all exact up to float rounding: batch norm after ReLU is a per-channel affine map, so the
-front end's max over bands commutes with it (``max(a·relu(z)+b) = a·relu(max z)+b`` for a ≥ 0, the min for
-a < 0) and we pool the raw convolution first; the band-shared 7 × 38/67 convolutions run as one im2col matmul.
+layout. Speed tricks, all exact up to float rounding (measured single-threaded on a shared 2-core EPYC):
+
+- batch norm after ReLU is a per-channel affine map a · r + b, so the front end's max over bands commutes with it:
+  ``max(a·relu(z)+b) = a·relu(max z)+b`` for a ≥ 0, ``a·relu(min z)+b`` for a < 0 — we pool the raw convolution
+  and flip the sign of the filters with a < 0 so that one max-reduction serves every channel;
+- the one-channel timbral convolutions (7 × 38, 7 × 67) run with the 7 time shifts stacked as input channels and a
+  1 × width kernel, channels-last: oneDNN runs that ~2× faster than the one-channel 7 × width form;
+- the temporal convolutions (128/64/32 × 1) likewise take 8 time shifts as channels and a dilated kernel
+  (~2–4× faster than a plain (L × 1) convolution).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default epsilon
 N_MELS = 96
 TIMBRAL_WIDTHS = (int(0.4 * N_MELS), int(0.7 * N_MELS))  # 38, 67 bands
 TEMPORAL_LENGTHS = (128, 64, 32)  # frames
+_SHIFTS = 8  # time shifts stacked as channels for the temporal convolutions (fastest in oneDNN, measured)
 OUTPUTS = ("taggram", "timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool", "penultimate")
 
 MSD_TAGS: tuple[str, ...] = (
@@ -75,6 +82,8 @@ def _make_module():
             super().__init__()
             import numpy as np
 
+            self.channels_last = False
+
             def t(a) -> torch.Tensor:
                 return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
@@ -84,22 +93,32 @@ def _make_module():
             s, b = _bn(w, "batch_normalization")
             buf("in_scale", s)
             buf("in_shift", b)
-            # timbral: conv2d (7, width, 1, 204) → matmul weights (7 · width, 204), row order (time, band)
+            # Front-end convolutions end in ReLU → batch norm (a · r + b) → max over bands. For a channel with a < 0
+            # that max is a · relu(min z) + b, so we negate its filter and bias (max of -z = -min z) and keep one
+            # max-reduction for every channel; ``sign`` remembers which channels were flipped.
+            # timbral: conv2d (7, width, 1, 204) → (204, 7, 1, width): the 7 time taps become input channels.
             for i, width in enumerate(TIMBRAL_WIDTHS):
-                k = w["conv2d/kernel" if i == 0 else "conv2d_1/kernel"]
+                name = "conv2d" if i == 0 else "conv2d_1"
+                k, bias = w[f"{name}/kernel"], w[f"{name}/bias"]
                 assert k.shape == (7, width, 1, 204), k.shape
-                buf(f"tim{i}_w", k.reshape(7 * width, 204))
-                buf(f"tim{i}_b", w["conv2d/bias" if i == 0 else "conv2d_1/bias"])
                 s, b = _bn(w, f"batch_normalization_{i + 1}")
+                sign = np.where(s >= 0, 1.0, -1.0)
+                buf(f"tim{i}_w", (k[:, :, 0, :] * sign).transpose(2, 0, 1)[:, :, None, :])
+                buf(f"tim{i}_b", bias * sign)
+                buf(f"tim{i}_sign", sign)
                 buf(f"tim{i}_s", s)
                 buf(f"tim{i}_h", b)
-            # temporal: conv2d (k, 1, 1, 51) → conv1d weights (51, 1, k) applied to every band
+            # temporal: conv2d (L, 1, 1, 51) → (51, 8, L / 8, 1): 8 consecutive time shifts as input channels and a
+            # dilated kernel over the rest (tap j of channel r is the original tap 8j + r).
             for i, length in enumerate(TEMPORAL_LENGTHS):
-                k = w[f"conv2d_{i + 2}/kernel"]
+                k, bias = w[f"conv2d_{i + 2}/kernel"], w[f"conv2d_{i + 2}/bias"]
                 assert k.shape == (length, 1, 1, 51), k.shape
-                buf(f"tem{i}_w", k[:, 0, 0, :].T[:, None, :])
-                buf(f"tem{i}_b", w[f"conv2d_{i + 2}/bias"])
                 s, b = _bn(w, f"batch_normalization_{i + 3}")
+                sign = np.where(s >= 0, 1.0, -1.0)
+                taps = (k[:, 0, 0, :] * sign).T.reshape(51, length // _SHIFTS, _SHIFTS).transpose(0, 2, 1)
+                buf(f"tem{i}_w", taps[:, :, :, None])
+                buf(f"tem{i}_b", bias * sign)
+                buf(f"tem{i}_sign", sign)
                 buf(f"tem{i}_s", s)
                 buf(f"tem{i}_h", b)
             # mid end: conv2d (7, C_in, 1, 64) → conv1d (64, C_in, 7)
@@ -121,40 +140,49 @@ def _make_module():
             buf("out_w", w["dense_1/kernel"].T)
             buf("out_b", w["dense_1/bias"])
 
-        @staticmethod
-        def _pooled_bn(zmax, zmin, scale, shift):
-            """max over bands of scale · relu(z) + shift, given max and min of z over bands."""
-            return torch.where(scale[:, None] >= 0, F.relu(zmax), F.relu(zmin)) * scale[:, None] + shift[:, None]
+        def to_channels_last(self) -> Musicnn:
+            """oneDNN's fastest layout for the front-end convolutions (same numbers up to float rounding)."""
+            for i in range(len(TIMBRAL_WIDTHS)):
+                setattr(self, f"tim{i}_w", getattr(self, f"tim{i}_w").contiguous(memory_format=torch.channels_last))
+            for i in range(len(TEMPORAL_LENGTHS)):
+                setattr(self, f"tem{i}_w", getattr(self, f"tem{i}_w").contiguous(memory_format=torch.channels_last))
+            self.channels_last = True
+            return self
+
+        def _pooled_bn(self, z, prefix: str):
+            """max over bands of a · relu(conv) + b, from z = sign · conv (B, C, T, F) → (B, T, C)."""
+            # permute to the physical channels-last order, so that the reduction runs over contiguous rows
+            zmax = z.permute(0, 2, 3, 1).amax(dim=2)
+            sign, scale, shift = (getattr(self, f"{prefix}_{k}") for k in ("sign", "s", "h"))
+            return F.relu(zmax * sign) * scale + shift
 
         def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
             """x: (B, 187, 96) log-mel patches → dict of (B, 187, C) / (B, C) tensors."""
             n, frames, bands = x.shape
+            fmt = torch.channels_last if getattr(self, "channels_last", False) else torch.contiguous_format
             x = x * self.in_scale + self.in_shift  # input batch norm (one channel)
-            # --- timbral: pad time by 3, 7 × width valid convolution as im2col matmul, max/min over bands
+            # --- timbral: pad time by 3; the 7 time shifts as channels; valid convolution over bands; max over bands
             xp = F.pad(x, (0, 0, 3, 3))  # (B, T + 6, F)
+            shifted = torch.stack([xp[:, d : d + frames] for d in range(7)], dim=1).contiguous(memory_format=fmt)
             timbral = []
-            for i, width in enumerate(TIMBRAL_WIDTHS):
-                cols = xp.unfold(1, 7, 1).unfold(2, width, 1)  # (B, T, F - width + 1, 7, width)
-                z = cols.reshape(n, frames, bands - width + 1, 7 * width) @ getattr(self, f"tim{i}_w")
-                zmax, zmin = z.amax(dim=2), z.amin(dim=2)  # (B, T, 204)
-                b = getattr(self, f"tim{i}_b")
-                tim = self._pooled_bn(
-                    (zmax + b).mT, (zmin + b).mT, getattr(self, f"tim{i}_s"), getattr(self, f"tim{i}_h")
-                )
-                timbral.append(tim)  # (B, 204, T)
-            # --- temporal: 'same' convolution over time, the same filters for every band
-            xb = x.transpose(1, 2).reshape(n * bands, 1, frames)  # (B·F, 1, T)
+            for i in range(len(TIMBRAL_WIDTHS)):
+                z = F.conv2d(shifted, getattr(self, f"tim{i}_w"), getattr(self, f"tim{i}_b"))  # (B, 204, T, F')
+                timbral.append(self._pooled_bn(z, f"tim{i}"))  # (B, T, 204)
+            # --- temporal: TF 'same' padding ((L-1)//2 before); 8 time shifts as channels, dilated kernel over time
             temporal = []
             for i, length in enumerate(TEMPORAL_LENGTHS):
                 before = (length - 1) // 2
-                z = F.conv1d(F.pad(xb, (before, length - 1 - before)), getattr(self, f"tem{i}_w"))
-                z = z.reshape(n, bands, 51, frames)
-                zmax, zmin = z.amax(dim=1), z.amin(dim=1)  # (B, 51, T)
-                b = getattr(self, f"tem{i}_b")[:, None]
-                temporal.append(
-                    self._pooled_bn(zmax + b, zmin + b, getattr(self, f"tem{i}_s"), getattr(self, f"tem{i}_h"))
-                )
-            front = torch.cat(timbral + temporal, dim=1)  # (B, 561, T)
+                xt = F.pad(x, (0, 0, before, length - 1 - before))  # (B, T + L - 1, F)
+                span = frames + length - _SHIFTS
+                shifted_t = torch.stack([xt[:, r : r + span] for r in range(_SHIFTS)], dim=1)
+                z = F.conv2d(
+                    shifted_t.contiguous(memory_format=fmt),
+                    getattr(self, f"tem{i}_w"),
+                    getattr(self, f"tem{i}_b"),
+                    dilation=(_SHIFTS, 1),
+                )  # (B, 51, T, F)
+                temporal.append(self._pooled_bn(z, f"tem{i}"))  # (B, T, 51)
+            front = torch.cat(timbral + temporal, dim=2).mT  # (B, 561, T)
             # --- mid end: residual 1-D convolutions over time
             mids = []
             h = front
@@ -171,8 +199,8 @@ def _make_module():
             logits = F.linear(pen, self.out_w, self.out_b)
             return {
                 "taggram": torch.sigmoid(logits),
-                "timbral": torch.cat(timbral, dim=1).mT,
-                "temporal": torch.cat(temporal, dim=1).mT,
+                "timbral": torch.cat(timbral, dim=2),
+                "temporal": torch.cat(temporal, dim=2),
                 "cnn1": mids[0].mT,
                 "cnn2": mids[1].mT,
                 "cnn3": mids[2].mT,
@@ -184,9 +212,11 @@ def _make_module():
     return Musicnn
 
 
-def build_model(weights: dict, model: str = "MSD_musicnn"):
+def build_model(weights: dict, model: str = "MSD_musicnn", channels_last: bool = True):
     """A ``torch.nn.Module`` (eval mode) from TF-named weight arrays (see :func:`weights.load_weights`)."""
     cls = _make_module()
     net = cls(weights)
+    if channels_last:
+        net.to_channels_last()
     net.tags = list(MODELS[model])
     return net.eval()
