@@ -86,6 +86,10 @@ def test_threshold_rule_on_known_histograms():
     assert info["rule"] == "trough"
     assert cut == pytest.approx((info["edges"][11] + info["edges"][12]) / 2)
     assert info["modes"] == pytest.approx([info["edges"][0] + 4.95 / 2, info["edges"][19] + 4.95 / 2])
+    # A spike of dead tracks at 0 (12 %) beside one broad mode: the trough would leave too few on one side → median.
+    spike = np.concatenate([np.zeros(120), rng.normal(50, 12, 880).clip(1, 100)])
+    cut, info = pdata.auto_threshold(spike)
+    assert info["rule"] == "median" and cut == np.median(spike) and info["rejected_troughs"][0]["popular_share"] > 0.85
     assert pdata.resolve_threshold("39", values)[0] == 39.0
     with pytest.raises(ValueError, match="auto"):
         pdata.resolve_threshold("high", values)
@@ -95,6 +99,9 @@ def test_release_dates_of_mixed_precision():
     year, month = pdata.parse_release_date(["2019", "2019-12", "2019-12-06", "nope", 2004.0, None])
     np.testing.assert_array_equal(year, [2019, 2019, 2019, np.nan, 2004, np.nan])
     np.testing.assert_array_equal(month, [np.nan, 12, 12, np.nan, np.nan, np.nan])
+    frame = pd.DataFrame({"release_date": ["2019", "2019-12", "2019-12-06", "nope"]})
+    meta = pdata.metadata_features(frame)
+    np.testing.assert_array_equal(meta["release_date_precision"], [1, 2, 3, np.nan])
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +120,12 @@ def test_table_path_learns_planted_signal(trained):
     assert metrics["models"]["dummy"]["holdout_roc_auc"] == 0.5
     chosen = metrics["chosen_model"]
     assert chosen != "dummy" and metrics["models"][chosen]["holdout_roc_auc"] > 0.8
-    assert metrics["data"]["metadata_features"] == ["release_year", "release_month", "explicit"]
+    assert metrics["data"]["metadata_features"] == [
+        "release_year",
+        "release_month",
+        "release_date_precision",
+        "explicit",
+    ]
     assert metrics["threshold_rule"]["rule"] == "trough" and 35 <= metrics["threshold"] <= 55
     assert {r["feature"] for r in metrics["importance"][:2]} == {"energy", "release_year"}
     for f in ("metrics.json", "report.html", "model_card.md", "pipeline.skops", "model.json"):
