@@ -191,9 +191,10 @@ class _Source:
             self.close()
             raise AudioError(f"not a readable audio file (ffmpeg output unreadable: {exc})", path=path) from None
 
-    def read(self, start: int, n: int | None) -> np.ndarray:
-        """Frames [start, start + n) (to the end when n is None), downmixed to mono float32 block by block, so a
-        long stereo file never sits in memory as (frames, channels)."""
+    def read(self, start: int, n: int | None, sr: int) -> tuple[np.ndarray, int]:
+        """Frames [start, start + n) (to the end when n is None) as mono float32 at ``sr``, and how many source
+        frames were decoded. Long windows are decoded, downmixed and resampled block by block (soxr's stream
+        resampler gives the same samples as one call), so a long stereo file never sits in memory whole."""
         import numpy as np
         import soundfile as sf
 
@@ -204,7 +205,12 @@ class _Source:
             if want is None and self.frames is not None:
                 want = max(0, self.frames - start)
             if want is not None and want <= _READ_BLOCK:
-                return _downmix(self.fh.read(frames=want, dtype="float32", always_2d=True))
+                mono = _downmix(self.fh.read(frames=want, dtype="float32", always_2d=True))
+                _check_finite(mono, self.path)
+                return _resample(mono, self.sr, sr), mono.size
+            import soxr
+
+            stream = None if self.sr == sr else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality="HQ")
             parts = []
             got = 0
             while want is None or got < want:
@@ -212,11 +218,17 @@ class _Source:
                 block = self.fh.read(frames=step, dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
                     break
-                parts.append(_downmix(block))
-                got += block.shape[0]
-                if block.shape[0] < step:
+                mono = _downmix(block)
+                del block
+                _check_finite(mono, self.path)
+                parts.append(mono if stream is None else stream.resample_chunk(mono))
+                got += mono.size
+                if mono.size < step:
                     break
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            if stream is not None:
+                parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+            y = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            return y, got
         except (sf.LibsndfileError, RuntimeError, ValueError) as err:
             raise AudioError(f"unreadable or truncated audio ({err})", path=self.path) from None
 
@@ -284,24 +296,23 @@ def load_audio(
         n = None if duration is None else int(round(duration * src.sr))
         if src.frames is not None and start >= src.frames:
             raise AudioError(f"offset {offset:.2f} s is past the end of the file ({total:.2f} s)", path=path)
-        x = src.read(start, n)
+        y, got = src.read(start, n, sr)
         expected = None
         if src.frames is not None:
             expected = src.frames - start if n is None else min(n, src.frames - start)
-        if expected and x.shape[0] < _TRUNCATION_TOLERANCE * expected:
+        if expected and got < _TRUNCATION_TOLERANCE * expected:
             raise AudioError(
-                f"truncated or corrupt: decoded {x.shape[0] / src.sr:.2f} s of the "
+                f"truncated or corrupt: decoded {got / src.sr:.2f} s of the "
                 f"{expected / src.sr:.2f} s the header declares",
                 path=path,
             )
-        if total is None and x.shape[0] / src.sr < min_duration:
-            raise AudioError(f"too short: {x.shape[0] / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
-        return _make_audio(x, src, sr=sr, offset=start / src.sr, total=total)
+        if total is None and got / src.sr < min_duration:
+            raise AudioError(f"too short: {got / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
+        return _make_audio(y, src, sr=sr, offset=start / src.sr, total=total)
 
 
 def _make_audio(y: np.ndarray, src: _Source, *, sr: int, offset: float, total: float | None) -> Audio:
-    _check_finite(y, src.path)
-    y = _resample(y, src.sr, sr)
+    """Wrap decoded, finite, resampled mono samples."""
     return Audio(
         samples=y,
         sr=sr,
@@ -340,14 +351,14 @@ def iter_windows(
         start = 0
         yielded = False
         while src.frames is None or start < src.frames:
-            x = src.read(start, win_n)
-            if x.shape[0] == 0 or (x.shape[0] < min_duration * src.sr and yielded):
+            y, got = src.read(start, win_n, sr)
+            if got == 0 or (got < min_duration * src.sr and yielded):
                 break
-            if x.shape[0] < min_duration * src.sr:
-                raise AudioError(f"too short: {x.shape[0] / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
-            yield _make_audio(x, src, sr=sr, offset=start / src.sr, total=total)
+            if got < min_duration * src.sr:
+                raise AudioError(f"too short: {got / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
+            yield _make_audio(y, src, sr=sr, offset=start / src.sr, total=total)
             yielded = True
-            if x.shape[0] < win_n:
+            if got < win_n:
                 break
             start += hop_n
 
