@@ -148,3 +148,32 @@ BAD_REASONS = {
     "nan_wav": "NaN",
     "folder_mp3": "folder",
 }
+
+
+def drum_pattern(bpm: float = 120.0, seconds: float = 20.0, *, sr: int = SR, swing: bool = False, seed: int = 0):
+    """A pop backbeat: kick on beats 1 and 3, snare on 2 and 4, hi-hats on eighth notes (swung: at 2/3 of the
+    beat), over the C-major progression."""
+    n = int(round(seconds * sr))
+    y = np.zeros(n, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    length = int(0.12 * sr)
+    tt = np.arange(length) / sr
+    kick = np.sin(2 * np.pi * (50 + 80 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 20)
+    snare = rng.standard_normal(length) * np.exp(-tt * 25) * 0.7 + np.sin(2 * np.pi * 200 * tt) * np.exp(-tt * 30) * 0.3
+    hat = rng.standard_normal(length) * np.exp(-tt * 80) * 0.3
+
+    def hit(t: float, x: np.ndarray, gain: float) -> None:
+        s = int(t * sr)
+        if s < n:
+            e = min(n, s + length)
+            y[s:e] += (gain * x[: e - s]).astype(np.float32)
+
+    beat = 60.0 / bpm
+    k = 0
+    while k * beat < seconds:
+        hit(k * beat, kick if k % 2 == 0 else snare, 0.8)
+        hit(k * beat, hat, 0.5)
+        hit(k * beat + beat * (2 / 3 if swing else 0.5), hat, 0.4)
+        k += 1
+    harm = c_major_progression(sr=sr, repeats=int(seconds / 4) + 1)[:n]
+    return (y + 0.5 * harm).astype(np.float32)

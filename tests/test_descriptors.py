@@ -7,7 +7,16 @@ import warnings
 import numpy as np
 import pytest
 
-from audio_synth import SR, a_minor_progression, c_major_progression, click_track, music_like, noise, sine
+from audio_synth import (
+    SR,
+    a_minor_progression,
+    c_major_progression,
+    click_track,
+    drum_pattern,
+    music_like,
+    noise,
+    sine,
+)
 from trackscope.audio.descriptors import DESCRIPTORS, describe, describe_with_mel, key_name
 from trackscope.audio.loudness import integrated_loudness, k_weighting_sos
 from trackscope.audio.mel import melspectrogram
@@ -32,6 +41,11 @@ def test_click_track_tempo(bpm):
     assert d["tempo"] == pytest.approx(bpm, abs=2.0)
     assert d["tempo_confidence"] > 0.3
     assert d["onset_rate"] == pytest.approx(bpm / 60, rel=0.1)
+
+
+@pytest.mark.parametrize(("bpm", "swing"), [(100, False), (120, False), (140, True), (160, False)])
+def test_backbeat_tempo_without_3_2_errors(bpm, swing):
+    assert describe(drum_pattern(bpm, 15.0, swing=swing))["tempo"] == pytest.approx(bpm, rel=0.02)
 
 
 @pytest.mark.parametrize(("mono_as", "expected"), [("single", -23.01), ("dual", -20.0)])
