@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trackscope.errors import TrackscopeError
-from trackscope.sources.audio_dirs import find_labelled_audio, match_labels, parse_label_map, walk_audio
+from trackscope.sources.audio_dirs import find_labelled_audio, walk_audio
 
 
 def _touch(path, data=b"x"):
@@ -57,16 +57,3 @@ def test_label_file_errors_name_the_file_and_reason(tmp_path):
         find_labelled_audio(tmp_path / "audio", tmp_path / "missing.csv")
     with pytest.raises(TrackscopeError, match="audio folder not found"):
         find_labelled_audio(tmp_path / "nowhere", labels)
-
-
-def test_label_map_and_matching():
-    mapping = parse_label_map("calm=Relaxing, sad = Dark")
-    assert mapping == {"calm": "Relaxing", "sad": "Dark"}
-    assert match_labels(["Calm", "SAD", "happy", "Sleepy"], ["Relaxing", "Dark", "Happy"], mapping) == [
-        "Relaxing",
-        "Dark",
-        "Happy",
-        None,
-    ]
-    with pytest.raises(TrackscopeError, match="expected FROM=TO"):
-        parse_label_map("calm")

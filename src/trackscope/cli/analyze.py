@@ -1,3 +1,94 @@
-"""CLI: analyze (work in progress — see the open issues)."""
+"""CLI: ``trackscope analyze`` — the main job."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trackscope.cli._app import app, console, emit_json, handle_errors, progress_bar
+
+
+@app.command()
+@handle_errors
+def analyze(
+    paths: list[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
+    out: Path | None = typer.Option(
+        Path("trackscope-analysis"), "--out", help="Folder for analysis.csv, analysis.json and report.html."
+    ),
+    mood_model: str = typer.Option("builtin:mood", "--mood-model", help="Audio mood model folder or builtin:mood."),
+    popularity_model: Path | None = typer.Option(
+        None, "--popularity-model", help="A popularity model folder (adds hit potential)."
+    ),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+) -> None:
+    """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
+    long songs (mood over time); hit potential with --popularity-model. Bad files are listed, the rest analysed."""
+    from trackscope.models.persist import load_model_dir
+    from trackscope.tasks.analyze import analyze as run
+
+    model = load_model_dir(mood_model)  # fail fast on a bad model, before any progress output
+    with progress_bar("Analysing", enabled=not as_json) as progress:
+        result = run(
+            paths,
+            out=out,
+            mood_model=model,
+            popularity_model=popularity_model,
+            progress=progress,
+            report=not no_report,
+        )
+    if as_json:
+        emit_json(result)
+        return
+    show(result)
+
+
+def show(result: dict) -> None:
+    from rich.table import Table
+
+    con = console()
+    table = Table(title=f"Analysis of {result['n']} songs")
+    has_hit = any("hit_potential" in s for s in result["songs"])
+    for col in [
+        "song",
+        "mood",
+        "conf.",
+        "arousal",
+        "valence",
+        *(["hit"] if has_hit else []),
+        "tempo",
+        "key",
+        "LUFS",
+        "length",
+        "top tags",
+    ]:
+        table.add_column(col, justify="left" if col in ("song", "mood", "key", "top tags") else "right")
+
+    def f(v: object, fmt: str) -> str:
+        return fmt.format(v) if isinstance(v, int | float) else "–"
+
+    for s in result["songs"]:
+        minutes, seconds = divmod(int(round(s["duration"])), 60)
+        table.add_row(
+            s["name"][:40],
+            f"{s['mood']} {s['mood_words']}",
+            f(s.get("confidence"), "{:.2f}"),
+            f(s.get("arousal"), "{:+.2f}"),
+            f(s.get("valence"), "{:+.2f}"),
+            *([f(s.get("hit_potential"), "{:.2f}")] if has_hit else []),
+            f(s.get("tempo"), "{:.0f}"),
+            str(s.get("key", "–")),
+            f(s.get("loudness_lufs"), "{:.1f}"),
+            f"{minutes}:{seconds:02d}",
+            ", ".join(t["tag"] for t in s["top_tags"][:3]),
+        )
+    con.print(table)
+    for fail in result["failures"]:
+        con.print(f"[red]failed[/red] {fail['path']}: {fail['reason']}")
+    outputs = result.get("outputs", {})
+    if outputs:
+        con.print(
+            f"Results: {outputs['csv']}, {outputs['json']}"
+            + (f"\nReport: {outputs['report']}" if "report" in outputs else "")
+        )

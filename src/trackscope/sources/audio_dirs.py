@@ -7,7 +7,7 @@ An id column whose values are relative paths (``Q1/MT0001.mp3``) works too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,29 +128,3 @@ def find_labelled_audio(
             path=labels,
         )
     return LabelledAudio(ids, paths, labs, groups if group_column else None, missing, Path(labels))
-
-
-def parse_label_map(text: str | None) -> dict[str, str]:
-    """``"calm=Relaxing, sad=Dark"`` → ``{"calm": "Relaxing", "sad": "Dark"}`` (keys lower-cased)."""
-    if not text:
-        return {}
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise TrackscopeError(f"bad --label-map entry {part.strip()!r}: expected FROM=TO")
-        src, dst = (s.strip() for s in part.split("=", 1))
-        out[src.lower()] = dst
-    return out
-
-
-def match_labels(raw: Sequence[str], classes: Sequence[str], label_map: dict[str, str]) -> list[str | None]:
-    """Map raw labels onto a model's classes: ``label_map`` first, then case-insensitive match; None = unknown."""
-    canon = {c.lower(): c for c in classes}
-    out: list[str | None] = []
-    for value in raw:
-        v = str(value).strip()
-        v = label_map.get(v.lower(), v)
-        out.append(canon.get(v.lower()))
-    return out

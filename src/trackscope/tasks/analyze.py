@@ -1,0 +1,174 @@
+"""The main job: mood (with probabilities, arousal and valence), tempo, key, loudness, duration and the top musicnn
+tags of every song, with 30-s windows for long songs and the mood over time; hit potential when a popularity model
+is given. Writes ``analysis.csv``, ``analysis.json`` and a self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from trackscope.errors import TrackscopeError
+
+DEFAULT_MOOD_MODEL = "builtin:mood"
+TOP_TAGS = 5
+
+
+def _power_mean_lufs(values: Sequence[float], weights: Sequence[float]) -> float:
+    """Combine per-window loudness in the energy domain (BS.1770 sums mean squares, not dB values)."""
+    pairs = [(v, w) for v, w in zip(values, weights, strict=True) if v is not None and math.isfinite(v)]
+    if not pairs:
+        return float("nan")
+    total = sum(w for _, w in pairs) or 1.0
+    energy = sum(w * 10 ** ((v + 0.691) / 10) for v, w in pairs) / total
+    return -0.691 + 10 * math.log10(energy) if energy > 0 else float("-inf")
+
+
+def summarise_descriptors(descs: Sequence[dict[str, Any]], durations: Sequence[float]) -> dict[str, Any]:
+    """Song-level tempo, key, loudness from per-window descriptors: tempo = confidence-weighted median over windows,
+    key = the key with the most confidence × duration, loudness = energy-domain mean."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    tempos = [(d.get("tempo"), d.get("tempo_confidence", 1.0) or 0.0, w) for d, w in zip(descs, durations, strict=True)]
+    tempos = [(t, c * w) for t, c, w in tempos if t is not None and math.isfinite(t) and t > 0]
+    if tempos:
+        order = sorted(tempos)
+        cum = np.cumsum([w for _, w in order])
+        out["tempo"] = float(order[int(np.searchsorted(cum, cum[-1] / 2))][0]) if cum[-1] > 0 else float(order[0][0])
+        out["tempo_confidence"] = float(
+            np.average([d.get("tempo_confidence", 0.0) or 0.0 for d in descs], weights=durations)
+        )
+    from trackscope.audio.descriptors import key_name
+
+    votes: Counter[str] = Counter()
+    for d, w in zip(descs, durations, strict=True):
+        key, mode = d.get("key"), d.get("mode")
+        if key is not None and mode is not None and math.isfinite(key) and math.isfinite(mode) and key >= 0:
+            votes[key_name(key, mode)] += w * float(d.get("key_confidence", 1.0) or 0.0) + 1e-9
+    if votes:
+        out["key"] = votes.most_common(1)[0][0]
+        out["key_confidence"] = float(
+            np.average([d.get("key_confidence", 0.0) or 0.0 for d in descs], weights=durations)
+        )
+    if any("loudness_lufs" in d for d in descs):
+        out["loudness_lufs"] = _power_mean_lufs([d.get("loudness_lufs") for d in descs], durations)
+    return out
+
+
+def analyze(
+    paths: Sequence[str | Path],
+    *,
+    out: str | Path | None = None,
+    mood_model: Any = DEFAULT_MOOD_MODEL,
+    popularity_model: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Analyse songs; returns ``{"songs": [...], "failures": [...], "mood_model": ..., "outputs": {...}}``."""
+    from trackscope.models.persist import ModelDir, load_model_dir
+    from trackscope.sources.audio_dirs import walk_audio
+    from trackscope.tasks.mood_audio import predict_song
+
+    files, failures = walk_audio(paths)
+    failures = [{"path": p, "reason": r} for p, r in failures]
+    if not files and not failures:
+        raise TrackscopeError("no audio files found in the given paths")
+    md = mood_model if isinstance(mood_model, ModelDir) else load_model_dir(mood_model)
+    if md.task != "mood" or md.input != "audio":
+        raise TrackscopeError("the mood model must be an audio mood model (e.g. builtin:mood)", path=md.path)
+    songs: list[dict[str, Any]] = []
+    for i, f in enumerate(files):
+        try:
+            res = predict_song(md, f)
+        except TrackscopeError as err:
+            failures.append({"path": str(f), "reason": err.reason})
+        else:
+            sf = res["features"]
+            tag_mean = sf.tag_mean.mean(axis=0)
+            top = sorted(range(len(sf.tags)), key=lambda j: -tag_mean[j])[:TOP_TAGS]
+            songs.append(
+                {
+                    "path": str(f),
+                    "name": f.name,
+                    "duration": round(sf.total_duration, 3),
+                    "silent": sf.silent,
+                    **res["song"],
+                    **summarise_descriptors(sf.descriptors, sf.durations),
+                    "top_tags": [{"tag": sf.tags[j], "score": float(tag_mean[j])} for j in top],
+                    "windows": res["windows"],
+                }
+            )
+        if progress:
+            progress(i + 1, len(files))
+    if popularity_model is not None and songs:
+        _add_hit_potential(songs, popularity_model)
+    result: dict[str, Any] = {
+        "n": len(songs),
+        "mood_model": str(mood_model) if not isinstance(mood_model, ModelDir) else _model_name(md),
+        "classes": list(md.meta["classes"]),
+        "songs": songs,
+        "failures": failures,
+    }
+    if out is not None:
+        result["outputs"] = write_outputs(result, Path(out), report=report)
+    return result
+
+
+def _model_name(md: Any) -> str:
+    from trackscope.models.persist import BUILTIN_DIR
+
+    try:
+        return f"builtin:{md.path.relative_to(BUILTIN_DIR).as_posix()}"
+    except ValueError:
+        return str(md.path)
+
+
+def _add_hit_potential(songs: list[dict[str, Any]], model: str | Path) -> None:
+    from trackscope import api
+
+    frame = api.predict(model, songs=[s["path"] for s in songs])
+    col = next((c for c in ("hit_probability", "probability", "p_popular") if c in frame.columns), None)
+    if col is None:
+        raise TrackscopeError("the popularity model returned no hit probability", path=model)
+    by_path = dict(zip(frame["path"].astype(str), frame[col], strict=True))
+    for s in songs:
+        v = by_path.get(s["path"])
+        s["hit_potential"] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per song for ``analysis.csv``."""
+    rows = []
+    for s in result["songs"]:
+        row = {k: v for k, v in s.items() if k not in ("windows", "top_tags")}
+        row["top_tags"] = "; ".join(t["tag"] for t in s["top_tags"])
+        row["n_windows"] = len(s["windows"])
+        rows.append(row)
+    return rows
+
+
+def write_outputs(result: dict[str, Any], out: Path, *, report: bool = True) -> dict[str, str]:
+    import os
+    import tempfile
+
+    import pandas as pd
+
+    from trackscope._json import write_json_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / "analysis.csv", out / "analysis.json"
+    fd, tmp = tempfile.mkstemp(prefix=".analysis.", dir=out)
+    os.close(fd)
+    pd.DataFrame(flat_rows(result)).to_csv(tmp, index=False)
+    os.replace(tmp, csv_path)
+    write_json_atomic(json_path, {k: v for k, v in result.items() if k != "outputs"})
+    outputs = {"csv": str(csv_path), "json": str(json_path)}
+    if report:
+        from trackscope.tasks.analyze_report import build_report
+
+        outputs["report"] = str(build_report(result).write(out / "report.html"))
+    return outputs

@@ -1,0 +1,326 @@
+"""Mood from audio: pooled musicnn embeddings + descriptors → a scikit-learn classifier, chosen by grouped CV.
+
+Labels come from a CSV (``song_id, quadrant, artist``, …); audio is found under a folder by id. Model families:
+logistic regression, RBF SVM, gradient boosting, a small MLP and a soft-voting ensemble of the first three that
+train in seconds. Cross-validation groups by ``group_column`` (the artist) so no artist is on both sides of a fold:
+the score is for unseen artists, which is what a user's new songs are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from trackscope.errors import ModelError, TrackscopeError
+
+# The 4Q dataset's quadrants of Russell's arousal–valence plane, in users' words (Panda et al., 2018).
+QUADRANT_WORDS = {"Q1": "happy/energetic", "Q2": "aggressive/tense", "Q3": "sad/dark", "Q4": "calm/relaxing"}
+# Sign of each quadrant on (arousal, valence).
+QUADRANT_AV = {"Q1": (1.0, 1.0), "Q2": (1.0, -1.0), "Q3": (-1.0, -1.0), "Q4": (-1.0, 1.0)}
+AUDIO_MODELS = ("logreg", "svm", "gbm", "mlp", "ensemble")
+DEFAULT_AUDIO_MODELS = ("logreg", "svm", "mlp", "ensemble")
+
+
+def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, tuple[Any, dict[str, list[Any]]]]:
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    def pipe(est: Any, pca: bool = False) -> Pipeline:
+        steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+        if pca:
+            steps.append(("pca", PCA(n_components=0.95, svd_solver="full", random_state=seed)))
+        steps.append(("clf", est))
+        return Pipeline(steps)
+
+    logreg = LogisticRegression(max_iter=3000, C=0.01)
+    svm = SVC(C=1.0, gamma="scale", probability=True, random_state=seed)
+    mlp = MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=800, early_stopping=False, random_state=seed)
+    out: dict[str, tuple[Any, dict[str, list[Any]]]] = {
+        "logreg": (pipe(logreg), {"clf__C": [0.001, 0.003, 0.01, 0.03, 0.1]}),
+        "svm": (pipe(svm), {"clf__C": [0.3, 1.0, 3.0, 10.0]}),
+        "gbm": (
+            pipe(
+                HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=seed)
+            ),
+            {"clf__l2_regularization": [0.0, 1.0]},
+        ),
+        "mlp": (pipe(mlp, pca=True), {"clf__alpha": [0.3, 1.0, 3.0], "clf__hidden_layer_sizes": [(32,), (64,)]}),
+    }
+    vote = VotingClassifier(
+        [
+            ("logreg", LogisticRegression(max_iter=3000, C=0.01)),
+            ("svm", SVC(C=1.0, gamma="scale", probability=True, random_state=seed)),
+            ("mlp", MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=800, random_state=seed)),
+        ],
+        voting="soft",
+    )
+    out["ensemble"] = (pipe(vote), {})
+    return out
+
+
+def _cv(y: Sequence[str], groups: Sequence[str] | None, folds: int, seed: int) -> Any:
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if groups is not None:
+        return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def train(
+    *,
+    audio: str | Path,
+    labels: str | Path,
+    out: str | Path,
+    id_column: str | None = None,
+    label: str | None = None,
+    group_column: str | None = None,
+    models: Sequence[str] | None = None,
+    seed: int = 42,
+    folds: int = 5,
+    progress: Callable[[int, int], None] | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """Train a mood model on labelled audio; returns the metrics dictionary (also written to ``out/metrics.json``)."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, cross_val_predict
+
+    from trackscope.evaluation import classification_metrics
+    from trackscope.sources.audio_dirs import find_labelled_audio
+    from trackscope.tasks.audio_features import clip_matrix, feature_config
+
+    id_column = id_column or "song_id"
+    label = label or "quadrant"
+    chosen_models = list(models or DEFAULT_AUDIO_MODELS)
+    unknown = [m for m in chosen_models if m not in AUDIO_MODELS]
+    if unknown:
+        raise TrackscopeError(f"unknown model(s) {unknown}; choose from {', '.join(AUDIO_MODELS)}")
+    data = find_labelled_audio(audio, labels, id_column=id_column, label=label, group_column=group_column)
+    config = feature_config()
+    x, names, kept, failures = clip_matrix(data.paths, config, progress=progress)
+    if len(kept) == 0:
+        raise TrackscopeError("no labelled clip could be decoded", path=audio)
+    y = np.array([data.labels[i] for i in kept])
+    groups = np.array([data.groups[i] for i in kept]) if data.groups else None
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise TrackscopeError(f"need at least 2 classes in column {label!r}, found {list(classes)}", path=labels)
+    small = [f"{c} ({n})" for c, n in zip(classes, counts, strict=True) if n < folds]
+    if small:
+        raise TrackscopeError(f"classes with fewer than {folds} clips cannot be cross-validated: {small}", path=labels)
+    cv = _cv(y, groups, folds, seed)
+    results: dict[str, Any] = {}
+    best_name, best_score, best_est = None, -1.0, None
+    for name, (est, grid) in _candidates(names, seed, x.shape[1]).items():
+        if name not in chosen_models:
+            continue
+        search = GridSearchCV(est, grid or {}, scoring="f1_macro", cv=cv, n_jobs=1, return_train_score=True)
+        search.fit(x, y, groups=groups)
+        i = search.best_index_
+        results[name] = {
+            "mean": float(search.cv_results_["mean_test_score"][i]),
+            "std": float(search.cv_results_["std_test_score"][i]),
+            "train": float(search.cv_results_["mean_train_score"][i]),
+            "params": {k: v for k, v in search.best_params_.items()},
+        }
+        if results[name]["mean"] > best_score:
+            best_name, best_score, best_est = name, results[name]["mean"], search.best_estimator_
+    assert best_est is not None and best_name is not None
+    oof = cross_val_predict(clone(best_est), x, y, groups=groups, cv=cv)
+    oof_metrics = classification_metrics(list(y), list(oof), list(classes))
+    final = clone(best_est).fit(x, y)
+    metrics = _metrics_dict(
+        data=data,
+        labels_path=Path(labels),
+        y=y,
+        classes=classes,
+        results=results,
+        best=best_name,
+        oof=oof_metrics,
+        failures=failures,
+        config=config,
+        seed=seed,
+        folds=folds,
+        grouped=groups is not None,
+    )
+    from trackscope.tasks.mood_audio_report import write_audio_model
+
+    write_audio_model(
+        out, final, metrics, names=names, config=config, classes=list(classes), label=label, id_column=id_column
+    )
+    return metrics
+
+
+def _metrics_dict(**kw: Any) -> dict[str, Any]:
+    import datetime
+    import platform
+
+    import numpy as np
+    import sklearn
+
+    from trackscope import __version__
+    from trackscope.models.persist import sha256_file
+
+    y, classes = kw["y"], kw["classes"]
+    best = kw["best"]
+    return {
+        "task": "mood",
+        "input": "audio",
+        "classes": [str(c) for c in classes],
+        "chosen_model": best,
+        "cv": kw["results"],
+        "cv_protocol": {
+            "folds": kw["folds"],
+            "grouped_by": "group column" if kw["grouped"] else None,
+            "scoring": "macro_f1",
+            "seed": kw["seed"],
+        },
+        # Out-of-fold predictions of the chosen model's family: every clip scored by a model that never saw it
+        # (nor, when grouped, its artist). The headline number for unseen artists.
+        "oof": kw["oof"],
+        "test": {
+            "accuracy": kw["oof"]["accuracy"],
+            "macro_f1": kw["oof"]["macro_f1"],
+            "n": kw["oof"]["n"],
+            "protocol": "out-of-fold (grouped CV)",
+        },
+        "data": {
+            "rows": int(len(y)),
+            "labels_file": kw["labels_path"].name,
+            "sha256": sha256_file(kw["labels_path"]),
+            "missing_audio": len(kw["data"].missing),
+            "failed_audio": [{"path": p, "reason": r} for p, r in kw["failures"]],
+            "class_counts": {str(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)},
+        },
+        "features": kw["config"],
+        "versions": {
+            "trackscope": __version__,
+            "python": platform.python_version(),
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _load(md: Any) -> tuple[Any, list[str], dict[str, Any]]:
+    if md.input != "audio":
+        raise ModelError("not an audio mood model", path=md.path)
+    return md.load_sklearn("pipeline"), list(md.meta["classes"]), dict(md.meta["features"])
+
+
+def _check_names(md: Any, names: Sequence[str]) -> None:
+    if list(names) != list(md.meta.get("feature_names", names)):
+        raise ModelError(
+            "this model was trained on a different feature set (another trackscope or musicnn version); retrain it",
+            path=md.path,
+        )
+
+
+def mood_columns(classes: Sequence[str], proba: Any) -> dict[str, Any]:
+    """Mood, words, arousal and valence from class probabilities (arousal/valence only for quadrant classes)."""
+    import numpy as np
+
+    proba = np.asarray(proba, dtype=float)
+    best = int(np.argmax(proba))
+    mood = str(classes[best])
+    row: dict[str, Any] = {"mood": mood, "mood_words": QUADRANT_WORDS.get(mood, mood), "confidence": float(proba[best])}
+    if set(classes) <= set(QUADRANT_AV):
+        row["arousal"] = float(sum(p * QUADRANT_AV[c][0] for c, p in zip(classes, proba, strict=True)))
+        row["valence"] = float(sum(p * QUADRANT_AV[c][1] for c, p in zip(classes, proba, strict=True)))
+    for c, p in zip(classes, proba, strict=True):
+        row[f"p_{c}"] = float(p)
+    return row
+
+
+def evaluate(
+    md: Any,
+    *,
+    audio: str | Path | None = None,
+    labels: str | Path | None = None,
+    id_column: str | None = None,
+    label: str | None = None,
+    label_map: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
+    from trackscope.sources.audio_dirs import find_labelled_audio
+    from trackscope.tasks.audio_features import clip_matrix
+
+    if audio is None or labels is None:
+        raise TrackscopeError("an audio mood model is evaluated with --audio DIR --labels FILE")
+    pipeline, classes, config = _load(md)
+    id_column = id_column or md.meta.get("id_column", "song_id")
+    label = label or md.meta.get("label", "quadrant")
+    data = find_labelled_audio(audio, labels, id_column=id_column, label=label)
+    try:
+        mapping = parse_label_map(label_map)
+    except ValueError as err:
+        raise TrackscopeError(f"--label-map: {err}") from None
+    mapped = match_labels(data.labels, classes, mapping)
+    keep = [i for i, m in enumerate(mapped) if m is not None]
+    excluded = len(mapped) - len(keep)
+    if not keep:
+        raise TrackscopeError(f"no label in {label!r} matches the model's classes {classes}", path=labels)
+    x, names, kept, failures = clip_matrix([data.paths[i] for i in keep], config, progress=progress)
+    if not kept:
+        raise TrackscopeError("no clip could be decoded", path=audio)
+    _check_names(md, names)
+    y_true = [mapped[keep[i]] for i in kept]
+    y_pred = [str(p) for p in pipeline.predict(x)]
+    result = classification_metrics(y_true, y_pred, classes)
+    result.update(
+        {
+            "excluded": excluded,
+            "missing_audio": len(data.missing),
+            "failed": [{"path": p, "reason": r} for p, r in failures],
+        }
+    )
+    return result
+
+
+def predict(md: Any, *, songs: Sequence[str | Path] | None = None, **_: Any) -> Any:
+    """Mood per song (whole song: 30-s windows averaged), with probabilities, arousal and valence."""
+    import pandas as pd
+
+    from trackscope.sources.audio_dirs import walk_audio
+
+    if not songs:
+        raise TrackscopeError("an audio mood model predicts from audio files or folders")
+    files, problems = walk_audio(songs)
+    rows = []
+    for f in files:
+        try:
+            rows.append({"path": str(f), **predict_song(md, f)["song"]})
+        except TrackscopeError as err:
+            rows.append({"path": str(f), "error": err.reason})
+    rows.extend({"path": p, "error": r} for p, r in problems)
+    return pd.DataFrame(rows)
+
+
+def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, Any]:
+    """Per-window and whole-song mood of one file; ``features`` may pass precomputed :class:`SongFeatures`."""
+    import numpy as np
+
+    from trackscope.tasks.audio_features import song_features
+
+    pipeline, classes, config = _load(md)
+    sf = features or song_features(path, config)
+    _check_names(md, sf.names)
+    proba = pipeline.predict_proba(sf.vectors)
+    order = [list(pipeline.classes_).index(c) for c in classes]
+    proba = proba[:, order]
+    weights = np.asarray(sf.durations) / max(sum(sf.durations), 1e-9)
+    song = mood_columns(classes, (proba * weights[:, None]).sum(axis=0))
+    windows = [
+        {"start": s, "duration": d, **mood_columns(classes, p)}
+        for s, d, p in zip(sf.starts, sf.durations, proba, strict=True)
+    ]
+    return {"song": song, "windows": windows, "features": sf}

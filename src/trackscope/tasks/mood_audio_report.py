@@ -1,0 +1,141 @@
+"""Writing an audio mood model folder: pipeline, metrics, model card and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def write_audio_model(
+    out: str | Path,
+    pipeline: Any,
+    metrics: dict[str, Any],
+    *,
+    names: list[str],
+    config: dict[str, Any],
+    classes: list[str],
+    label: str,
+    id_column: str,
+    card_extra: str = "",
+) -> Path:
+    from trackscope.models.persist import ModelWriter
+
+    meta = {
+        "task": "mood",
+        "input": "audio",
+        "classes": classes,
+        "label": label,
+        "id_column": id_column,
+        "features": config,
+        "feature_names": names,
+        "chosen_model": metrics["chosen_model"],
+    }
+    writer = ModelWriter(Path(out), meta)
+    try:
+        writer.add_sklearn("pipeline", pipeline)
+        writer.add_json("metrics.json", metrics)
+        writer.add_text("model_card.md", model_card(metrics, card_extra))
+        report(metrics).write(writer.folder / "report.html")
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def model_card(metrics: dict[str, Any], extra: str = "") -> str:
+    from trackscope.tasks.mood_audio import QUADRANT_WORDS
+
+    cv = metrics["cv"]
+    lines = [
+        "# Mood from audio — model card",
+        "",
+        f"- Date: {metrics['date']}",
+        f"- Labels: `{metrics['data']['labels_file']}` (sha256 `{metrics['data']['sha256']}`), "
+        f"{metrics['data']['rows']} clips; class counts {metrics['data']['class_counts']}",
+        f"- Classes: {', '.join(f'{c} ({QUADRANT_WORDS.get(c, c)})' for c in metrics['classes'])}",
+        f"- Features: {metrics['features']['embed_model']} layers {', '.join(metrics['features']['layers'])} "
+        "(mean and std over 3-s patches) + trackscope descriptors, centre 30 s of each clip",
+        f"- Chosen model: **{metrics['chosen_model']}** (by {metrics['cv_protocol']['folds']}-fold "
+        f"{'artist-grouped ' if metrics['cv_protocol']['grouped_by'] else ''}CV macro-F1), "
+        f"params {cv[metrics['chosen_model']]['params']}",
+        f"- Out-of-fold macro-F1 {metrics['oof']['macro_f1']:.3f}, accuracy {metrics['oof']['accuracy']:.3f} "
+        f"(n = {metrics['oof']['n']})",
+        "",
+        "| model | CV macro-F1 mean | sd | train |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {m} | {r['mean']:.3f} | {r['std']:.3f} | {r['train']:.3f} |" for m, r in cv.items()]
+    lines += ["", f"Versions: {metrics['versions']}", ""]
+    if extra:
+        lines += [extra, ""]
+    return "\n".join(lines)
+
+
+def report(metrics: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    from trackscope.report.html import Report
+    from trackscope.report.plots import bar_chart, heatmap
+
+    rep = Report(
+        "Mood from audio", subtitle=f"{metrics['data']['rows']} labelled clips, {len(metrics['classes'])} classes"
+    )
+    rep.add_heading("Models (cross-validation)")
+    grouped = "artist-grouped " if metrics["cv_protocol"]["grouped_by"] else ""
+    rep.add_text(
+        f"{metrics['cv_protocol']['folds']}-fold {grouped}cross-validation, macro-F1. Chosen by CV: "
+        f"{metrics['chosen_model']}. A train score far above the CV score means the model memorises."
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "cv_macro_f1": r["mean"],
+                "sd": r["std"],
+                "train": r["train"],
+                "gap": r["train"] - r["mean"],
+                "params": str(r["params"]),
+            }
+            for m, r in metrics["cv"].items()
+        ]
+    )
+    rep.add_table(frame)
+    rep.add_figure(
+        bar_chart(
+            frame["model"].tolist(),
+            frame["cv_macro_f1"].tolist(),
+            errors=frame["sd"].tolist(),
+            title="CV macro-F1",
+            ylabel="macro-F1",
+        )
+    )
+    oof = metrics["oof"]
+    rep.add_heading("Out-of-fold diagnostics (chosen model)")
+    rep.add_text(f"accuracy {oof['accuracy']:.3f}, macro-F1 {oof['macro_f1']:.3f}, n {oof['n']}")
+    rep.add_table(pd.DataFrame(oof["per_class"]).T.reset_index(names="class"), "Per-class precision / recall")
+    labels = oof["confusion"]["labels"]
+    rep.add_figure(
+        heatmap(
+            oof["confusion"]["matrix"],
+            labels,
+            labels,
+            title="Confusion (counts)",
+            fmt="{:.0f}",
+            xlabel="predicted",
+            ylabel="true",
+        )
+    )
+    rep.add_figure(
+        heatmap(
+            oof["confusion"]["normalized"],
+            labels,
+            labels,
+            title="Confusion (row-normalised)",
+            xlabel="predicted",
+            ylabel="true",
+        )
+    )
+    if metrics["data"]["failed_audio"]:
+        rep.add_heading("Clips that could not be used")
+        rep.add_table(pd.DataFrame(metrics["data"]["failed_audio"]))
+    return rep

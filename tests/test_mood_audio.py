@@ -1,0 +1,152 @@
+"""Mood from audio (musicnn embeddings + descriptors) and the main job `trackscope analyze`, on synthetic clips.
+
+The clips come from :mod:`trackscope.sources.example_audio`: four styles with planted, audible differences, labelled
+with the 4Q quadrant codes. The musicnn weights are fetched from PyPI on first use (cached afterwards).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from trackscope.sources.example_audio import STYLES, style_clip, write_wav
+
+QUADRANT_OF = {"energetic": "Q1", "tense": "Q2", "dark": "Q3", "calm": "Q4"}
+
+
+def _write_set(folder, *, per_style, seed, seconds=6.0):
+    rows = ["song_id,quadrant,artist"]
+    for s_i, style in enumerate(STYLES):
+        for k in range(per_style):
+            sid = f"{style}{seed}_{k}"
+            write_wav(folder / QUADRANT_OF[style] / f"{sid}.wav", style_clip(style, seconds, seed=seed * 100 + k))
+            rows.append(f"{sid},{QUADRANT_OF[style]},artist-{s_i}-{k // 2}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder / "labels.csv"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import os
+
+    root = tmp_path_factory.mktemp("moodaudio")
+    old = os.environ.get("TRACKSCOPE_CACHE")
+    os.environ["TRACKSCOPE_CACHE"] = str(root / "cache")
+    try:
+        from trackscope.api import train_mood
+
+        labels = _write_set(root / "train", per_style=5, seed=1)
+        metrics = train_mood(
+            audio=root / "train",
+            labels=labels,
+            id_column="song_id",
+            label="quadrant",
+            group_column="artist",
+            models=["logreg"],
+            folds=3,
+            out=root / "model",
+        )
+        yield root, metrics
+    finally:
+        if old is None:
+            os.environ.pop("TRACKSCOPE_CACHE", None)
+        else:
+            os.environ["TRACKSCOPE_CACHE"] = old
+
+
+def test_planted_styles_are_learned_under_grouped_cv(trained):
+    root, metrics = trained
+    assert metrics["task"] == "mood" and metrics["input"] == "audio"
+    assert metrics["classes"] == ["Q1", "Q2", "Q3", "Q4"]
+    assert metrics["chosen_model"] == "logreg"
+    assert metrics["cv_protocol"]["grouped_by"] is not None
+    assert metrics["oof"]["macro_f1"] >= 0.9
+    for name in ("pipeline.skops", "metrics.json", "model_card.md", "report.html", "model.json"):
+        assert (root / "model" / name).is_file()
+
+
+def test_evaluate_on_new_clips_with_label_map_and_unknown_labels(trained):
+    from trackscope.api import evaluate
+
+    root, _ = trained
+    labels = _write_set(root / "test", per_style=2, seed=7)
+    text = labels.read_text().replace(",Q4,", ",calm,")  # a user's own spelling, mapped back
+    labels.write_text(text + "extra_0,Q9,nobody\n")
+    write_wav(root / "test" / "extra_0.wav", style_clip("calm", 6.0, seed=99))
+    result = evaluate(root / "model", audio=root / "test", labels=labels, label_map="calm=Q4")
+    assert result["n"] == 8
+    assert result["excluded"] == 1
+    assert result["accuracy"] >= 0.85
+    assert set(result) >= {"accuracy", "macro_f1", "n", "per_class", "confusion"}
+
+
+def test_predict_gives_probabilities_arousal_and_valence(trained, tmp_path):
+    from trackscope.api import predict
+
+    root, _ = trained
+    song = write_wav(tmp_path / "song.wav", style_clip("energetic", 8.0, seed=5))
+    frame = predict(root / "model", songs=[song])
+    row = frame.iloc[0]
+    assert row["mood"] == "Q1" and row["mood_words"] == "happy/energetic"
+    probs = [row[f"p_Q{i}"] for i in range(1, 5)]
+    assert abs(sum(probs) - 1) < 1e-6
+    assert -1 <= row["arousal"] <= 1 and row["arousal"] > 0
+    assert -1 <= row["valence"] <= 1
+
+
+def test_analyze_windows_long_songs_and_lists_bad_files(trained, tmp_path):
+    from trackscope.tasks.analyze import analyze
+
+    root, _ = trained
+    import numpy as np
+
+    long_song = np.concatenate(
+        [style_clip("calm", 30.0, seed=3), style_clip("energetic", 30.0, seed=4), style_clip("dark", 12.0, seed=6)]
+    )
+    write_wav(tmp_path / "in" / "long.wav", long_song)
+    (tmp_path / "in" / "broken.mp3").write_text("not audio at all")
+    result = analyze([tmp_path / "in"], out=tmp_path / "out", mood_model=root / "model")
+    assert result["n"] == 1
+    assert [f["path"].endswith("broken.mp3") for f in result["failures"]] == [True]
+    song = result["songs"][0]
+    assert [w["mood"] for w in song["windows"]] == ["Q4", "Q1", "Q3"]
+    assert [w["start"] for w in song["windows"]] == [0.0, 30.0, 60.0]
+    assert abs(song["duration"] - 72.0) < 0.1
+    assert {"tempo", "key", "loudness_lufs", "arousal", "valence", "top_tags"} <= set(song)
+    assert len(song["top_tags"]) == 5
+    for name in ("analysis.csv", "analysis.json", "report.html"):
+        assert (tmp_path / "out" / name).is_file()
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Valence–arousal map" in html and "data:image/png;base64," in html
+
+
+def test_analyze_cli_json_purity_and_bad_model(trained, tmp_path):
+    root, _ = trained
+    clip = write_wav(tmp_path / "a.wav", style_clip("dark", 6.0, seed=11))
+    cmd = [
+        sys.executable,
+        "-m",
+        "trackscope",
+        "analyze",
+        str(clip),
+        "--mood-model",
+        str(root / "model"),
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        "--no-report",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["songs"][0]["mood"] == "Q3"
+    bad = subprocess.run(
+        [sys.executable, "-m", "trackscope", "analyze", str(clip), "--mood-model", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert "no such model folder" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
