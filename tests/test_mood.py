@@ -244,3 +244,14 @@ def test_cli_table_output_evaluate_and_predict(trained, tmp_path):
     assert res.exit_code == 0 and len(pd.read_csv(tmp_path / "p.csv")) == 150
     res = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), "--data", str(trained["data"])])
     assert res.exit_code == 2 and "no such model folder" in res.stderr
+
+
+def test_cli_demo_says_it_is_made_up(tmp_path, monkeypatch):
+    from trackscope.cli import demo
+
+    monkeypatch.setattr(demo, "DEMO_ROWS", 60)
+    monkeypatch.setattr(demo, "DEMO_MODELS", ["logreg"])
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.stderr
+    assert "made up" in res.stderr and "not real music" in res.stderr
+    assert (tmp_path / "d" / "mood-model" / "report.html").is_file() and "report.html" in res.stdout

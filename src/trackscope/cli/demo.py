@@ -14,7 +14,8 @@ from trackscope.cli._app import app, console, emit_json, handle_errors, progress
 
 DEMO_ROWS = 300
 DEMO_SEED = 0
-DEMO_NOISE = 1.8  # overlapping enough that the models differ, separated enough to learn (test accuracy ~0.9)
+DEMO_NOISE = 1.8  # overlapping enough that the models differ, separated enough to learn (test accuracy ~0.85)
+DEMO_MODELS = ["logreg", "mlp", "svm", "rf", "gbm", "ensemble"]
 
 
 @app.command()
@@ -31,7 +32,8 @@ def demo(
     err.print(
         f"[bold]Demo:[/bold] trackscope made up an example table of {DEMO_ROWS} tracks (synthetic Spotify features "
         f"with a planted per-mood structure, seed {DEMO_SEED}). It is not real music: the scores below show that the "
-        "workflow runs, not how well moods can be predicted."
+        "workflow runs, not how well moods can be predicted.",
+        soft_wrap=True,
     )
     out.mkdir(parents=True, exist_ok=True)
     table = write_example_table(out / "example-moods.csv", DEMO_ROWS, seed=DEMO_SEED, noise=DEMO_NOISE)
@@ -39,7 +41,7 @@ def demo(
         metrics = api.train_mood(
             data=table,
             out=out / "mood-model",
-            models=["logreg", "mlp", "svm", "rf", "gbm", "ensemble"],
+            models=DEMO_MODELS,
             seed=42,
             progress=progress,
         )
@@ -51,9 +53,9 @@ def demo(
 
     print_models(metrics)
     con = console()
-    con.print(f"Example table: {table}")
-    con.print(f"Model folder:  {metrics['out']}")
-    con.print(f"Report:        [bold]{report}[/bold]  (open it in a browser)")
+    con.print(f"Example table: {table}", soft_wrap=True)
+    con.print(f"Model folder:  {metrics['out']}", soft_wrap=True)
+    con.print(f"Report:        [bold]{report}[/bold]  (open it in a browser)", soft_wrap=True)
     con.print(
         f"Next: [bold]trackscope train mood --data YOUR_TABLE.csv --out my-model[/bold], then "
         f"[bold]trackscope predict {metrics['out']} --data {table}[/bold]"

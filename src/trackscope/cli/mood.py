@@ -72,9 +72,9 @@ def train_mood(
             f"Chosen: [bold]{metrics.get('chosen_model')}[/bold] (by cross-validation) — test accuracy "
             f"{test['accuracy']:.3f}, macro-F1 {test.get('macro_f1') or 0:.3f} on {test.get('n')} tracks"
         )
-    con.print(f"Model folder: [bold]{folder}[/bold]")
+    con.print(f"Model folder: [bold]{folder}[/bold]", soft_wrap=True)
     if (Path(folder) / "report.html").is_file():
-        con.print(f"Report: [bold]{Path(folder) / 'report.html'}[/bold]")
+        con.print(f"Report: [bold]{Path(folder) / 'report.html'}[/bold]", soft_wrap=True)
 
 
 def print_models(metrics: dict[str, Any]) -> None:
