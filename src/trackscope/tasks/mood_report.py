@@ -236,11 +236,8 @@ def build_report(m: dict[str, Any]) -> Any:
         "The table",
     )
     dist = pd.DataFrame({"train": s["class_counts"]["train"], "test": s["class_counts"]["test"]})
-    rep.add_table(
-        dist.assign(**{"train %": dist.train / dist.train.sum(), "test %": dist.test / dist.test.sum()}),
-        "Class distribution of both splits",
-        index=True,
-    )
+    shares = dist.assign(**{"train share": dist.train / dist.train.sum(), "test share": dist.test / dist.test.sum()})
+    rep.add_table(shares.reset_index(names="mood"), "Class distribution of both splits")
     rep.add_figure(plots.grouped_bars(dist, title="Tracks per mood", ylabel="tracks"), "Class distribution")
 
     rep.add_heading("Per-mood mean of every feature")
@@ -320,6 +317,7 @@ def build_report(m: dict[str, Any]) -> Any:
         "Normalised by row",
     )
     per = pd.DataFrame(t["per_class"]).T
+    per["support"] = per["support"].astype(int)
     rep.add_heading("Per-class precision and recall", level=3)
     rep.add_table(per.reset_index(names="mood"), "Per-class precision, recall, F1 (test)")
     rep.add_figure(
@@ -339,8 +337,8 @@ def build_report(m: dict[str, Any]) -> Any:
             rows.append(
                 {
                     "mood": c,
-                    "raises odds": ", ".join(f"{f} ×{v:.2f}" for f, v in ranked[:3]),
-                    "lowers odds": ", ".join(f"{f} ×{v:.2f}" for f, v in ranked[::-1][:3]),
+                    "raises odds": ", ".join(f"{f} ×{v:.2f}" for f, v in ranked[:3] if v > 1) or "–",
+                    "lowers odds": ", ".join(f"{f} ×{v:.2f}" for f, v in ranked[::-1][:3] if v < 1) or "–",
                 }
             )
         rep.add_table(pd.DataFrame(rows), "Top features per mood (odds ratios)")
