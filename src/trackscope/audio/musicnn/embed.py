@@ -8,7 +8,10 @@ from typing import Any
 from trackscope.errors import TrackscopeError
 
 DEFAULT_MODEL = "MSD_musicnn"
-DEFAULT_BATCH_SIZE = 32  # patches per forward pass (32 × 3 s); a 30-s clip is 10 patches
+# Patches per forward pass. On CPU small batches keep the front end's feature maps (9 MB per patch) in cache and run
+# ~25 % faster than a whole 30-s clip (10 patches) at once (measured); a GPU wants large batches.
+CPU_BATCH_SIZE = 2
+GPU_BATCH_SIZE = 64
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
 
@@ -36,7 +39,7 @@ def get_model(model: str = DEFAULT_MODEL, device: Any = None):
         return _MODELS[key]
 
 
-def embed_patches(patches: Any, model: str = DEFAULT_MODEL, device: Any = None, batch_size: int = DEFAULT_BATCH_SIZE):
+def embed_patches(patches: Any, model: str = DEFAULT_MODEL, device: Any = None, batch_size: int | None = None):
     """musicnn outputs for ready-made log-mel patches (n × 187 × 96): dict of numpy arrays, plus ``tags``."""
     import numpy as np
     import torch
@@ -48,6 +51,8 @@ def embed_patches(patches: Any, model: str = DEFAULT_MODEL, device: Any = None, 
     x = np.asarray(patches, dtype=np.float32)
     if x.ndim != 3 or x.shape[2] != 96 or x.shape[0] == 0:
         raise TrackscopeError(f"musicnn patches must have shape (n, frames, 96), got {x.shape}")
+    if batch_size is None:
+        batch_size = CPU_BATCH_SIZE if dev.type == "cpu" else GPU_BATCH_SIZE
     if batch_size < 1:
         raise TrackscopeError(f"batch_size must be at least 1, got {batch_size}")
     parts: dict[str, list] = {k: [] for k in OUTPUTS}
@@ -66,7 +71,7 @@ def embed(
     sr: int | None = None,
     model: str = DEFAULT_MODEL,
     device: Any = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """musicnn's tag probabilities and intermediate features for every 3-s patch of a song.
 
@@ -76,7 +81,7 @@ def embed(
     sr : the array's sample rate (required for arrays; files are resampled to 16 kHz).
     model : ``"MSD_musicnn"`` (Million Song Dataset tags) or ``"MTT_musicnn"`` (MagnaTagATune tags).
     device : a torch device; default CUDA when available, else CPU.
-    batch_size : patches per forward pass.
+    batch_size : patches per forward pass (default 2 on CPU, 64 on a GPU).
 
     Returns
     -------

@@ -23,8 +23,9 @@ layout. Speed tricks, all exact up to float rounding (measured single-threaded o
   and flip the sign of the filters with a < 0 so that one max-reduction serves every channel;
 - the one-channel timbral convolutions (7 × 38, 7 × 67) run with the 7 time shifts stacked as input channels and a
   1 × width kernel, channels-last: oneDNN runs that ~2× faster than the one-channel 7 × width form;
-- the temporal convolutions (128/64/32 × 1) likewise take 8 time shifts as channels and a dilated kernel
-  (~2–4× faster than a plain (L × 1) convolution).
+- the temporal convolutions (128/64/32 × 1) likewise take S = 2 time shifts as channels and a kernel dilated
+  by S (~2× faster than a plain (L × 1) one-channel convolution);
+- the front end's max over bands is ``max_pool2d`` on channels-last maps (3–5× faster than ``amax``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default epsilon
 N_MELS = 96
 TIMBRAL_WIDTHS = (int(0.4 * N_MELS), int(0.7 * N_MELS))  # 38, 67 bands
 TEMPORAL_LENGTHS = (128, 64, 32)  # frames
-_SHIFTS = 8  # time shifts stacked as channels for the temporal convolutions (fastest in oneDNN, measured)
+_SHIFTS = 2  # time shifts stacked as channels for the temporal convolutions (fastest at 2 patches a batch, measured)
 OUTPUTS = ("taggram", "timbral", "temporal", "cnn1", "cnn2", "cnn3", "mean_pool", "max_pool", "penultimate")
 
 MSD_TAGS: tuple[str, ...] = (
@@ -108,8 +109,8 @@ def _make_module():
                 buf(f"tim{i}_sign", sign)
                 buf(f"tim{i}_s", s)
                 buf(f"tim{i}_h", b)
-            # temporal: conv2d (L, 1, 1, 51) → (51, 8, L / 8, 1): 8 consecutive time shifts as input channels and a
-            # dilated kernel over the rest (tap j of channel r is the original tap 8j + r).
+            # temporal: conv2d (L, 1, 1, 51) → (51, S, L / S, 1): S consecutive time shifts as input channels and a
+            # kernel dilated by S (tap j of channel r is the original tap S·j + r).
             for i, length in enumerate(TEMPORAL_LENGTHS):
                 k, bias = w[f"conv2d_{i + 2}/kernel"], w[f"conv2d_{i + 2}/bias"]
                 assert k.shape == (length, 1, 1, 51), k.shape
@@ -151,8 +152,8 @@ def _make_module():
 
         def _pooled_bn(self, z, prefix: str):
             """max over bands of a · relu(conv) + b, from z = sign · conv (B, C, T, F) → (B, T, C)."""
-            # permute to the physical channels-last order, so that the reduction runs over contiguous rows
-            zmax = z.permute(0, 2, 3, 1).amax(dim=2)
+            # max_pool2d over the whole band axis: on channels-last data 3–5× faster than amax (measured)
+            zmax = F.max_pool2d(z, (1, z.shape[3])).squeeze(3).mT
             sign, scale, shift = (getattr(self, f"{prefix}_{k}") for k in ("sign", "s", "h"))
             return F.relu(zmax * sign) * scale + shift
 
@@ -168,7 +169,7 @@ def _make_module():
             for i in range(len(TIMBRAL_WIDTHS)):
                 z = F.conv2d(shifted, getattr(self, f"tim{i}_w"), getattr(self, f"tim{i}_b"))  # (B, 204, T, F')
                 timbral.append(self._pooled_bn(z, f"tim{i}"))  # (B, T, 204)
-            # --- temporal: TF 'same' padding ((L-1)//2 before); 8 time shifts as channels, dilated kernel over time
+            # --- temporal: TF 'same' padding ((L-1)//2 before); S time shifts as channels, dilated kernel
             temporal = []
             for i, length in enumerate(TEMPORAL_LENGTHS):
                 before = (length - 1) // 2
