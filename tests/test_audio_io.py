@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,34 @@ def test_decode_array_shapes_and_errors():
         decode_array(np.array([0.0, np.nan, 0.1] * 100), SR)
     with pytest.raises(AudioError, match="non-empty"):
         decode_array(np.array([]), SR)
+
+
+def _fake_ffmpeg(folder, body: str):
+    """An `ffmpeg` on PATH that decodes with soundfile (the real one is not installed on every machine)."""
+    import stat
+    import sys
+
+    exe = folder / "ffmpeg"
+    exe.write_text(f"#!{sys.executable}\nimport sys\nimport soundfile as sf\nargs = sys.argv[1:]\n{body}\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    return exe
+
+
+def test_m4a_goes_through_ffmpeg_and_is_downmixed_like_soundfile(tmp_path, monkeypatch):
+    left, right = sine(440, 1.0, amp=0.4), sine(660, 1.0, amp=0.2)
+    src = write(tmp_path / "song.wav", np.stack([left, right], 1), subtype="FLOAT")
+    m4a = tmp_path / "song.m4a"
+    m4a.write_bytes(src.read_bytes())  # our fake ffmpeg "decodes" by reading the bytes as WAV
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _fake_ffmpeg(
+        bindir,
+        "x, sr = sf.read(args[args.index('-i') + 1], dtype='float32')\nsf.write(args[-1], x, sr, subtype='FLOAT')",
+    )
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    a = load_audio(m4a)
+    assert a.channels == 2 and a.source_sr == SR
+    np.testing.assert_allclose(a.samples, (left + right) / 2, atol=1e-7)
+    _fake_ffmpeg(bindir, "sys.stderr.write('moov atom not found\\n')\nsys.exit(1)")
+    with pytest.raises(AudioError, match="moov atom not found"):
+        load_audio(m4a)

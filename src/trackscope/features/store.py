@@ -223,10 +223,10 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
 
         buf = io.BytesIO()
         np.save(buf, db.astype(np.float16), allow_pickle=False)
+        # a facts sidecar first (the .npy's presence is what marks the entry done), so the index of a mel-only
+        # store can be rebuilt without decoding again
+        _atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
         _atomic_write_bytes(Path(job["mel_file"]), buf.getvalue())
-        # a facts sidecar for mel-only stores, so the index can be rebuilt without decoding again
-        if job["desc_file"] is None:
-            _atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
     return {"sha256": job["sha256"], "ok": True, **facts}
 
 
