@@ -68,3 +68,19 @@ def embed(path_or_array: Any, **options: Any) -> dict[str, Any]:
     from trackscope.audio.musicnn import embed as _embed
 
     return _embed(path_or_array, **options)
+
+
+def extract(paths: Any, out: str | Path, **options: Any) -> dict[str, Any]:
+    """Mel spectrograms and descriptors of audio files into a resumable feature store; returns the summary.
+    See :func:`trackscope.features.store.extract` (options: what, workers, sr, mel_window, progress)."""
+    from trackscope.features.store import extract as _extract
+
+    return _extract(paths, out, **options)
+
+
+def describe(path: str | Path, **options: Any) -> dict[str, float]:
+    """Descriptors (tempo, key, loudness, spectral statistics, ...) of one audio file, decoded whole.
+    See :func:`trackscope.audio.descriptors.describe_file`."""
+    from trackscope.audio.descriptors import describe_file
+
+    return describe_file(path, **options)

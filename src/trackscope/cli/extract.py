@@ -23,17 +23,17 @@ def extract(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
 ) -> None:
-    """Compute each file's features once into a store: [b]descriptors[/b] (tempo, key, loudness, spectral
-    statistics, MFCC, … as descriptors.parquet/.csv) and [b]mel[/b] spectrograms (float16 .npy, centre 30 s).
+    """Compute each file's features once into a store: descriptors (tempo, key, loudness, spectral statistics,
+    MFCC, … as descriptors.parquet/.csv) and log-mel spectrograms (float16 .npy, centre 30 s).
 
     Files are cached by content hash + configuration: a rerun (also after a crash or Ctrl-C) skips finished work;
     a changed --sr or --mel-window recomputes. Bad files are listed in STORE/failures.csv and never stop the batch.
     Exit code 0 when at least one file was usable (or nothing failed), 2 when every file failed."""
-    from trackscope.features.store import extract as run_extract
+    from trackscope import api
 
     kinds = split_list(what) or []
     with progress_bar("Extracting", enabled=not as_json) as update:
-        summary = run_extract(paths, out, what=kinds, workers=workers, sr=sr, mel_window=mel_window, progress=update)
+        summary = api.extract(paths, out, what=kinds, workers=workers, sr=sr, mel_window=mel_window, progress=update)
     if as_json:
         emit_json(summary)
     else:
