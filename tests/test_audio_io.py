@@ -28,6 +28,14 @@ def test_valid_files_decode(corpus, name):
     assert np.isfinite(a.samples).all()
 
 
+@pytest.mark.parametrize(("suffix", "kw"), [(".opus", {"format": "OGG", "subtype": "OPUS"}), (".aiff", {})])
+def test_opus_and_aiff(tmp_path, suffix, kw):
+    p = write(tmp_path / f"t{suffix}", sine(440, 2.0, sr=48_000, amp=0.5), 48_000, **kw)
+    a = load_audio(p)
+    assert a.source_sr == 48_000 and a.duration == pytest.approx(2.0, abs=0.01)
+    assert 0.4 < np.abs(a.samples).max() < 0.65  # opus is lossy
+
+
 def test_six_channel_hires_is_downmixed_and_resampled(corpus):
     a = load_audio(corpus["hires_6ch"])
     assert (a.source_sr, a.channels) == (96_000, 6)
