@@ -90,6 +90,9 @@ def test_rerun_is_cached_and_config_change_recomputes(corpus, first_run, tmp_pat
     both = extract(small, other, what=["mel", "descriptors"], sr=16000)  # descriptors cached, mel missing
     assert both["done"] == 2
     assert extract(small, other, what=["mel"], sr=16000, mel_window=10.0)["done"] == 2
+    idx = FeatureStore(other).index()  # a mel-only run still knows each file's duration (from a sidecar)
+    assert idx["duration"].notna().all() and (idx["desc_file"].fillna("") == "").all()
+    assert FeatureStore(other).mel(small[0]).shape == (128, 1 + 16000 * 4 // 512)  # the 4-s file, whole
 
 
 def test_same_bytes_two_paths_computed_once(tmp_path):

@@ -517,6 +517,7 @@ class FeatureStore:
         if not (self.root / "store.json").is_file():
             raise TrackscopeError("not a trackscope feature store (no store.json); run `trackscope extract`", path=path)
         self._index: pd.DataFrame | None = None
+        self._keys: dict[str, tuple[str, str, Any]] | None = None
 
     def index(self) -> pd.DataFrame:
         """One row per file: path, sha256, size, mtime_ns, duration, source_sr, channels, silent, mel_file, ..."""
@@ -543,21 +544,28 @@ class FeatureStore:
     def __len__(self) -> int:
         return len(self.index())
 
+    def _lookup(self) -> dict[str, tuple[str, str, Any]]:
+        """path and sha256 → (path, sha256, mel_file), built once (O(1) per ``mel()`` call in training loops)."""
+        if self._keys is None:
+            idx = self.index()
+            keys: dict[str, tuple[str, str, Any]] = {}
+            for path, sha, mel_file in zip(idx["path"], idx["sha256"], idx["mel_file"], strict=True):
+                entry = (str(path), str(sha), mel_file)
+                keys.setdefault(str(sha), entry)
+                keys[str(path)] = entry
+            self._keys = keys
+        return self._keys
+
     def _mel_path(self, key: str | os.PathLike) -> tuple[str, str, Path]:
-        idx = self.index()
+        keys = self._lookup()
         key_s = str(key)
-        hit = idx[idx["path"] == key_s]
-        if hit.empty:
-            hit = idx[idx["sha256"] == key_s]
-        if hit.empty and Path(key_s).exists():
-            hit = idx[idx["path"].map(os.path.abspath) == os.path.abspath(key_s)]
-        if hit.empty:
+        hit = keys.get(key_s) or keys.get(os.path.abspath(key_s))
+        if hit is None:
             raise TrackscopeError("not in the feature store", path=key_s)
-        row = hit.iloc[0]
-        mel_file = row["mel_file"]
+        path, sha, mel_file = hit
         if not isinstance(mel_file, str) or not mel_file:
             raise TrackscopeError("the store holds no mel spectrogram for it (extract with --what mel)", path=key_s)
-        return str(row["path"]), str(row["sha256"]), self.root / mel_file
+        return path, sha, self.root / mel_file
 
     def mel(self, key: str | os.PathLike) -> np.ndarray:
         """The log-mel spectrogram (n_mels, frames), float32 dB, of a path or sha256 in the store."""
