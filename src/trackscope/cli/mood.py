@@ -35,7 +35,7 @@ def train_mood(
     """Train a mood classifier: stratified split, grid-searched models chosen by cross-validation, and a folder with
     the model, its metrics, a model card and a self-contained HTML report.
 
-    Example: [b]trackscope train mood --data moods.csv --out mood-model[/b]
+    Example: trackscope train mood --data moods.csv --out mood-model
     """
     from trackscope import api
     from trackscope.errors import TrackscopeError
