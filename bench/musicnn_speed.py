@@ -6,8 +6,11 @@ Run by hand (needs the reference venv of ``bench/make_musicnn_reference.py`` at 
 
 The original runs in a subprocess under /tmp/tfref, graph built once, fed each clip's patches in one ``sess.run``
 (``_musicnn_tf_worker.py``); its spectrogram is musicnn's own ``batch_data`` (librosa load at 16 kHz + mel + patches).
-Ours: ``frontend.load`` + ``spectrogram_patches`` and ``embed_patches`` (one batch per clip). Clips are interleaved
-(original, ours, ours, original, ...) so that both see the same machine load; the median per clip is reported.
+Ours: ``frontend.load`` + ``spectrogram_patches`` and ``embed_patches`` (2 patches a batch on CPU). Clips are
+interleaved (original, ours, ours, original, ...) so that both see the same machine load; every clip runs ``--rounds``
+times and we keep its fastest run (the least disturbed on a shared machine), then report the median over clips (and
+the plain median of all runs). ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads: with the default (spinning)
+policy, two OpenMP threads collapse 5–7× whenever other processes compete for the cores (measured).
 Identical numbers: our patches vs the original's (exact), and our outputs vs the original's (max |difference|).
 Finally a sanity check on real music: the top MSD tags of a few clips per 4Q quadrant.
 """
@@ -25,6 +28,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch's OpenMP runtime starts (see the docstring)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "audio" / "4q-dev"
@@ -86,6 +91,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--model", default="MSD_musicnn")
     ap.add_argument("--tf-python", default="/tmp/tfref/bin/python")
+    ap.add_argument("--rounds", type=int, default=2, help="runs per clip; the fastest counts")
     args = ap.parse_args()
 
     import torch
@@ -104,22 +110,32 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             original = Original(args.tf_python, args.model, threads, clips[0], tmp)
             run_ours(clips[0], args.model)  # warm-up
-            times: dict[str, list[float]] = {f"{w}_{k}": [] for w in ("original", "ours") for k in ("spec", "model")}
-            for i, clip in enumerate(clips):
-                order = ("original", "ours") if i % 2 == 0 else ("ours", "original")
-                res = {w: (original.run(clip) if w == "original" else run_ours(clip, args.model)) for w in order}
-                for w in order:
-                    times[f"{w}_spec"].append(res[w]["spectrogram_s"])
-                    times[f"{w}_model"].append(res[w]["model_s"])
-                a, b = res["ours"], res["original"]
-                patch_mismatch += int((a["patches"] != b["patches"]).sum())
-                patch_total += a["patches"].size
-                same = embed_patches(b["patches"], model=args.model, device="cpu")
-                for k in OUTPUTS:
-                    diffs[k] = max(diffs[k], float(np.abs(a[k] - b[k]).max()))
-                    diffs_same_input[k] = max(diffs_same_input[k], float(np.abs(same[k] - b[k]).max()))
+            best: dict[tuple[str, int], dict[str, float]] = {}
+            all_runs: dict[str, list[float]] = {"original": [], "ours": []}
+            for rnd in range(args.rounds):
+                for i, clip in enumerate(clips):
+                    order = ("original", "ours") if (i + rnd) % 2 == 0 else ("ours", "original")
+                    res = {w: (original.run(clip) if w == "original" else run_ours(clip, args.model)) for w in order}
+                    for w in order:
+                        t = {"spec": res[w]["spectrogram_s"], "model": res[w]["model_s"]}
+                        all_runs[w].append(t["spec"] + t["model"])
+                        prev = best.get((w, i))
+                        if prev is None or t["spec"] + t["model"] < prev["spec"] + prev["model"]:
+                            best[(w, i)] = t
+                    if rnd == 0:
+                        a, b = res["ours"], res["original"]
+                        patch_mismatch += int((a["patches"] != b["patches"]).sum())
+                        patch_total += a["patches"].size
+                        same = embed_patches(b["patches"], model=args.model, device="cpu")
+                        for k in OUTPUTS:
+                            diffs[k] = max(diffs[k], float(np.abs(a[k] - b[k]).max()))
+                            diffs_same_input[k] = max(diffs_same_input[k], float(np.abs(same[k] - b[k]).max()))
             original.close()
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = {
+            f"{w}_{k}": statistics.median(best[(w, i)][k] for i in range(len(clips)))
+            for w in ("original", "ours")
+            for k in ("spec", "model")
+        }
         row = {
             "original_s_per_clip": med["original_spec"] + med["original_model"],
             "ours_s_per_clip": med["ours_spec"] + med["ours_model"],
@@ -128,6 +144,7 @@ def main() -> int:
         row["speedup_total"] = row["original_s_per_clip"] / row["ours_s_per_clip"]
         row["speedup_model"] = med["original_model"] / med["ours_model"]
         row["speedup_spectrogram"] = med["original_spec"] / med["ours_spec"]
+        row["median_all_runs_s"] = {w: statistics.median(v) for w, v in all_runs.items()}
         summary["by_threads"][threads] = row
         print(
             f"threads={threads}: original {row['original_s_per_clip']:.3f} s/clip "
