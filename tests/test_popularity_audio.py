@@ -66,3 +66,23 @@ def test_audio_round_trip_and_occlusion(trained, tmp_path):
     assert (tmp_path / "why").glob("*_occlusion.png")
     assert 0 <= why["driving_stretch"]["start_s"] < why["driving_stretch"]["end_s"] <= 3.01
     assert len(why["regions"]) == 10
+
+
+def _musicnn_weights_present() -> bool:
+    from trackscope.audio.musicnn.weights import weights_dir
+
+    return (weights_dir() / "MSD_musicnn.safetensors").is_file()
+
+
+@pytest.mark.skipif(not _musicnn_weights_present(), reason="musicnn weights not in the cache (no network in tests)")
+def test_embedding_head_trains_and_predicts(tmp_path):
+    labels = write_clips(tmp_path / "clips", 20, duration=3.0, seed=7)
+    out = tmp_path / "emb"
+    metrics = api.train_popularity(
+        audio=tmp_path / "clips", labels=labels, models=["dummy", "embedding"], epochs=3, out=out, clip_seconds=3.0,
+        n_mels=32,
+    )  # fmt: skip
+    assert metrics["chosen_model"] == "embedding" and "embedding" in metrics["curves"]
+    assert json.loads((out / "model.json").read_text())["n_inputs"] == 400
+    ranked = api.predict(out, songs=[tmp_path / "clips" / "clip0000.wav", tmp_path / "clips" / "clip0001.wav"])
+    assert len(ranked) == 2 and ranked["hit_probability"].between(0, 1).all()

@@ -18,13 +18,14 @@ def train_popularity(
     audio: Path | None = typer.Option(None, "--audio", help="Folder of audio files (searched recursively)."),
     labels: Path | None = typer.Option(None, "--labels", help="CSV naming each audio file with its popularity."),
     id_column: str | None = typer.Option(
-        None, "--id-column", help="Column of --labels naming the file (default: the first that matches files)."
+        None, "--id-column", help="Column of --labels naming the file (default: the column matching the most files)."
     ),
     target: str = typer.Option("popularity", "--target", help="Popularity column (track_popularity also works)."),
     models: str | None = typer.Option(
         None,
         "--models",
-        help="Comma list. Tables: dummy,logreg,gbm,rf,mlp. Audio: dummy,mlp,cnn1,cnn2,crnn,embedding. Default: all.",
+        help="Comma list. Tables: dummy,logreg,gbm,rf,mlp (default: all). Audio: dummy,mlp,cnn1,cnn2,crnn (default) "
+        "and embedding (musicnn).",
     ),
     threshold: str = typer.Option(
         "auto", "--threshold", help="'auto' (deepest dip between the histogram's main modes, else the median) or N."
@@ -37,7 +38,9 @@ def train_popularity(
     ),
     no_metadata: bool = typer.Option(False, "--no-metadata", help="Leave release year/month and explicit out."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs of the audio networks (default 30)."),
-    store: Path | None = typer.Option(None, "--store", help="Feature store for mels (default: inside --out)."),
+    store: Path | None = typer.Option(
+        None, "--store", help="Feature store for mels (default: OUT.work/store, beside the model folder)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object (the metrics) on stdout."),

@@ -152,6 +152,18 @@ def work_dir(out: Any) -> Path:
     return out.with_name(out.name + ".work")
 
 
+def _mean_std(x: np.ndarray, rows: np.ndarray, chunk: int = 256) -> tuple[float, float]:
+    """Mean and standard deviation over the training rows, in chunks (12k float16 mels would be 8 GB as float32)."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for start in range(0, len(rows), chunk):
+        part = x[rows[start : start + chunk]].astype(np.float64)
+        total += float(part.sum())
+        total_sq += float(np.square(part).sum())
+        count += part.size
+    mean = total / max(count, 1)
+    return mean, float(np.sqrt(max(total_sq / max(count, 1) - mean**2, 0.0)))
+
+
 def _fit_net(name, x, y, splits, *, cfg, config, ckpt, progress):
     import torch
 
@@ -159,11 +171,10 @@ def _fit_net(name, x, y, splits, *, cfg, config, ckpt, progress):
     from trackscope.models.training import Standardize, fit
 
     tr = splits["train"]
-    xt = x[tr].astype(np.float32)
+    mean, std = _mean_std(x, tr)
     torch.manual_seed(config.seed)
     shape = {"n_inputs": x.shape[1]} if name == "embedding" else {"n_mels": cfg["n_mels"], "n_frames": cfg["n_frames"]}
-    net = Standardize(build(name, **shape), float(xt.mean()), float(xt.std()))
-    del xt
+    net = Standardize(build(name, **shape), mean, std)
     return fit(
         net, x[tr], y[tr], x[splits["test"]], y[splits["test"]], config=config, checkpoint_dir=ckpt, progress=progress
     )
@@ -231,7 +242,7 @@ def train_audio(
                     raise TrackscopeError(f"musicnn failed on {len(ebad)} clips: {ebad[0][0]}: {ebad[0][1]}")
                 feats = emb
             res = _fit_net(
-                name, feats, y, splits, cfg=cfg, config=config, ckpt=work / "checkpoints" / name, progress=None
+                name, feats, y, splits, cfg=cfg, config=config, ckpt=work / "checkpoints" / name, progress=progress
             )
             curves[name] = res.history
             nets[name] = res

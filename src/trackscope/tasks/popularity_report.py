@@ -226,6 +226,11 @@ def save_model(
         for name, obj in (extra_json or {}).items():
             writer.add_json(name, obj)
         build_report(metrics, np.asarray(scores, dtype=float)).write(writer.folder / "report.html")
+        from trackscope.report.plots import figure_png
+
+        (writer.folder / "holdout_comparison.png").write_bytes(figure_png(holdout_chart(metrics["models"])))
+        if metrics.get("curves"):
+            (writer.folder / "curves.png").write_bytes(figure_png(curves_figure(metrics["curves"])))
         writer.add_text("model_card.md", model_card(metrics))
         return writer.commit()
     except BaseException:

@@ -17,6 +17,7 @@ import numpy as np
 
 CUE_HZ = 2637.0  # E7: above most of the generated harmony, inside the 128-mel range at 22.05 kHz
 CUE_RATE_HZ = 5.0  # strikes per second, independent of the clip's tempo
+CUE_LEVEL = (0.10, 0.25)  # bell amplitude range (the chord pad's notes are 0.15 each, the melody 0.2)
 
 
 def _tone(freq: float, n: int, sr: int, partials: int = 4, decay: float = 0.0) -> np.ndarray:
@@ -41,8 +42,15 @@ def _bell(freq: float, sr: int, rng: np.random.Generator) -> np.ndarray:
     return _tone(freq, n, sr, partials=2, decay=40.0 + 10 * rng.random())
 
 
-def clip(label: int, *, duration: float = 4.0, sr: int = 22_050, rng: np.random.Generator) -> np.ndarray:
-    """One generated clip (float32 mono, peak 0.9); ``label=1`` carries the planted cue."""
+def clip(
+    label: int,
+    *,
+    duration: float = 4.0,
+    sr: int = 22_050,
+    rng: np.random.Generator,
+    cue_level: tuple[float, float] = CUE_LEVEL,
+) -> np.ndarray:
+    """One generated clip (float32 mono, peak ≤ 0.9); ``label=1`` carries the planted cue at ``cue_level``."""
     n = int(round(duration * sr))
     y = np.zeros(n)
     bpm = rng.uniform(80, 160)
@@ -73,7 +81,7 @@ def clip(label: int, *, duration: float = 4.0, sr: int = 22_050, rng: np.random.
             f = 440 * 2 ** (rng.integers(-12, 13) / 12)
             _add(y, _tone(f, beat // 2, sr, partials=3, decay=6.0) * 0.2, at)
     # Planted cue or decoy.
-    level = rng.uniform(0.10, 0.25)
+    level = rng.uniform(*cue_level)
     if label == 1:
         step = int(sr / CUE_RATE_HZ)
         for at in range(int(rng.integers(0, step)), n, step):
@@ -88,16 +96,27 @@ def clip(label: int, *, duration: float = 4.0, sr: int = 22_050, rng: np.random.
     return y.astype(np.float32)
 
 
-def make_clips(n: int, *, duration: float = 4.0, sr: int = 22_050, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_clips(
+    n: int, *, duration: float = 4.0, sr: int = 22_050, seed: int = 0, cue_level: tuple[float, float] = CUE_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` clips (``(n, samples)`` float32) and their labels, exactly half popular, in random order."""
     rng = np.random.default_rng(seed)
     labels = np.array([i % 2 for i in range(n)], dtype=np.int64)
     rng.shuffle(labels)
-    clips = np.stack([clip(int(lab), duration=duration, sr=sr, rng=rng) for lab in labels])
+    clips = np.stack([clip(int(lab), duration=duration, sr=sr, rng=rng, cue_level=cue_level) for lab in labels])
     return clips, labels
 
 
-def write_clips(folder, n: int, *, duration: float = 4.0, sr: int = 22_050, seed: int = 0, score_column="popularity"):
+def write_clips(
+    folder,
+    n: int,
+    *,
+    duration: float = 4.0,
+    sr: int = 22_050,
+    seed: int = 0,
+    score_column: str = "popularity",
+    cue_level: tuple[float, float] = CUE_LEVEL,
+):
     """Write ``n`` generated clips as WAV files plus ``labels.csv`` (``file, popularity``) into ``folder``.
 
     Popular clips get scores 60–90 and the others 5–35, so ``--threshold auto`` finds the gap between them.
@@ -109,7 +128,7 @@ def write_clips(folder, n: int, *, duration: float = 4.0, sr: int = 22_050, seed
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    clips, labels = make_clips(n, duration=duration, sr=sr, seed=seed)
+    clips, labels = make_clips(n, duration=duration, sr=sr, seed=seed, cue_level=cue_level)
     rng = np.random.default_rng(seed + 1)
     rows = ["file," + score_column]
     for i, (y, lab) in enumerate(zip(clips, labels, strict=True)):
