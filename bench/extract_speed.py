@@ -124,7 +124,7 @@ def memory_probe(path: Path, what: str) -> float:
     code = f"""
 import os, tempfile, json
 os.environ['OMP_NUM_THREADS'] = '1'
-from trackscope.features.store import _compute
+from trackscope.features.entries import compute as _compute
 d = tempfile.mkdtemp()
 job = {{"path": {str(path)!r}, "sha256": "x" * 64, "sr": {SR}, "mel_window": 30.0,
        "mel_file": os.path.join(d, "m.npy"), "desc_file": os.path.join(d, "d.json"), "desc_config": "bench"}}

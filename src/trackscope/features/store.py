@@ -27,20 +27,28 @@ temporary files are removed at the start of the next run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackscope.constants import AUDIO_SUFFIXES, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
 from trackscope.errors import TrackscopeError
+from trackscope.features.entries import (
+    TMP_PREFIX,
+    atomic_write_bytes,
+    atomic_write_frame,
+    compute,
+    config_hash,
+    file_sha256,
+    init_worker,
+    read_table,
+)
+from trackscope.features.reader import FeatureStore
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 __all__ = ["extract", "FeatureStore", "walk_audio", "file_sha256", "FEATURE_VERSION", "WHAT"]
@@ -49,7 +57,6 @@ FORMAT_VERSION = 1
 FEATURE_VERSION = 1  # bump when descriptor or mel code changes its numbers: every entry is recomputed
 WHAT = ("mel", "descriptors")
 MEL_WINDOW = 30.0  # seconds: the centre 30 s, the length of the previews the popularity study trained on
-_TMP_PREFIX = ".tmp-"
 _INDEX_COLUMNS = (
     "path",
     "sha256",
@@ -67,48 +74,6 @@ _INDEX_COLUMNS = (
 
 
 # ----------------------------------------------------------------------------------------------------------- helpers
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def walk_audio(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Audio files under ``paths`` (files as given; folders searched recursively for ``AUDIO_SUFFIXES``), in a
     stable order without duplicates, and ``(path, reason)`` for what cannot be used (missing paths, folders whose
@@ -139,95 +104,6 @@ def walk_audio(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tup
         else:
             problems.append((str(p), "file not found"))
     return files, problems
-
-
-# ------------------------------------------------------------------------------------------------------ the worker
-def _init_worker() -> None:
-    """One thread per worker process: with N processes on N cores, extra BLAS/FFT threads only fight each other."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover — threadpoolctl comes with scikit-learn
-        pass
-
-
-class _quiet_stderr:  # noqa: N801 — used as a context manager
-    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter would tear the progress bar)."""
-
-    def __enter__(self) -> None:
-        import sys
-
-        try:
-            sys.stderr.flush()
-            self._saved = os.dup(2)
-            self._null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(self._null, 2)
-        except OSError:
-            self._saved = None
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._saved is not None:
-            os.dup2(self._saved, 2)
-            os.close(self._saved)
-            os.close(self._null)
-
-
-def _compute(job: dict[str, Any]) -> dict[str, Any]:
-    """Decode one file and write the entries it lacks. Never raises: failures come back as a result."""
-    from trackscope.errors import TrackscopeError as _Err
-
-    try:
-        return _compute_unsafe(job)
-    except _Err as err:
-        return {"sha256": job["sha256"], "ok": False, "reason": err.reason}
-    except MemoryError:
-        return {"sha256": job["sha256"], "ok": False, "reason": "out of memory while decoding or analysing"}
-    except Exception as err:  # noqa: BLE001 — one bad file must not stop the batch
-        return {"sha256": job["sha256"], "ok": False, "reason": f"internal error: {type(err).__name__}: {err}"}
-
-
-def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    from trackscope.audio.descriptors import describe_with_mel
-    from trackscope.audio.io import load_audio
-    from trackscope.audio.mel import mel_db, power_to_db
-
-    sr = job["sr"]
-    with _quiet_stderr():  # libmpg123 prints resync notes for damaged mp3s straight to fd 2
-        audio = load_audio(job["path"], sr=sr)
-    y = audio.samples
-    facts = {
-        "duration": audio.duration,
-        "source_sr": audio.source_sr,
-        "channels": audio.channels,
-        "silent": bool(audio.silent),
-    }
-    mel_full = None
-    if job["desc_file"] is not None:
-        desc, mel_full = describe_with_mel(y, sr)
-        payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
-        _atomic_write_bytes(Path(job["desc_file"]), json.dumps(payload).encode())
-    if job["mel_file"] is not None:
-        window = job["mel_window"]
-        n = y.size if not window else int(round(window * sr))
-        if n >= y.size and mel_full is not None:
-            db = power_to_db(mel_full)
-        else:
-            start = max(0, (y.size - n) // 2)
-            db = mel_db(y[start : start + n], sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, db.astype(np.float16), allow_pickle=False)
-        # a facts sidecar first (the .npy's presence is what marks the entry done), so the index of a mel-only
-        # store can be rebuilt without decoding again
-        _atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
-        _atomic_write_bytes(Path(job["mel_file"]), buf.getvalue())
-    return {"sha256": job["sha256"], "ok": True, **facts}
 
 
 # -------------------------------------------------------------------------------------------------------- extract
@@ -265,7 +141,7 @@ def extract(
     if root.is_dir() and any(root.iterdir()) and not (root / "store.json").is_file():
         raise TrackscopeError("folder exists and is not a trackscope feature store (no store.json)", path=root)
     root.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(
+    atomic_write_bytes(
         root / "store.json", json.dumps({"format": "trackscope-feature-store", "version": FORMAT_VERSION}).encode()
     )
     _clean_temp(root)
@@ -273,16 +149,16 @@ def extract(
     base = {"sr": int(sr), "n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "version": FEATURE_VERSION}
     mel_cfg = {"kind": "mel", **base, "window": float(mel_window or 0.0), "db": "power_to_db(ref=1,top_db=80)"}
     desc_cfg = {"kind": "descriptors", **base}
-    mel_key, desc_key = _config_hash(mel_cfg), _config_hash(desc_cfg)
+    mel_key, desc_key = config_hash(mel_cfg), config_hash(desc_cfg)
     for key, cfg in ((mel_key, mel_cfg), (desc_key, desc_cfg)):
         cfg_path = root / "configs" / f"{key}.json"
         if not cfg_path.is_file():
-            _atomic_write_bytes(cfg_path, json.dumps(cfg, indent=2).encode())
+            atomic_write_bytes(cfg_path, json.dumps(cfg, indent=2).encode())
 
     files, problems = walk_audio(paths)
     problems = [(os.path.abspath(p), r) for p, r in problems]
     failures: dict[str, str] = dict(problems)
-    previous = _read_table(root, "index")
+    previous = read_table(root, "index")
     known = {}
     if previous is not None:
         for row in previous.itertuples(index=False):
@@ -377,7 +253,7 @@ def _clean_temp(root: Path) -> None:
         base = root / sub
         if not base.is_dir():
             continue
-        for p in base.rglob(f"{_TMP_PREFIX}*") if sub else base.glob(f"{_TMP_PREFIX}*"):
+        for p in base.rglob(f"{TMP_PREFIX}*") if sub else base.glob(f"{TMP_PREFIX}*"):
             p.unlink(missing_ok=True)
 
 
@@ -393,7 +269,7 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dic
             limiter = None
         try:
             for job in jobs:
-                on_result(_compute(job))
+                on_result(compute(job))
         finally:
             if limiter is not None:
                 limiter.restore_original_limits()
@@ -402,8 +278,8 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dic
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads (Rich's refresh thread)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker) as pool:
-        futures = [pool.submit(_compute, job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=init_worker) as pool:
+        futures = [pool.submit(compute, job) for job in jobs]
         try:
             for fut in as_completed(futures):
                 on_result(fut.result())
@@ -411,20 +287,6 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dic
             for fut in futures:
                 fut.cancel()
             raise
-
-
-def _read_table(root: Path, name: str) -> pd.DataFrame | None:
-    import pandas as pd
-
-    pq, csv = root / f"{name}.parquet", root / f"{name}.csv"
-    try:
-        if pq.is_file():
-            return pd.read_parquet(pq)
-        if csv.is_file():
-            return pd.read_csv(csv)
-    except Exception:  # noqa: BLE001 — a damaged table is rebuilt from the entries
-        return None
-    return None
 
 
 def _finish_tables(
@@ -478,15 +340,15 @@ def _finish_tables(
     index = index.sort_values("path", kind="stable").reset_index(drop=True)
     index["silent"] = index["silent"].astype("boolean")
     for name, frame in (("index", index),):
-        _atomic_write_frame(frame, root / f"{name}.parquet")
-        _atomic_write_frame(frame, root / f"{name}.csv")
+        atomic_write_frame(frame, root / f"{name}.parquet")
+        atomic_write_frame(frame, root / f"{name}.csv")
     if desc_records or "descriptors" in what or (root / "descriptors.csv").exists():
         desc_frame = pd.DataFrame(desc_records, columns=["path", "sha256", *DESCRIPTORS])
         desc_frame = desc_frame.sort_values("path", kind="stable").reset_index(drop=True)
-        _atomic_write_frame(desc_frame, root / "descriptors.parquet")
-        _atomic_write_frame(desc_frame, root / "descriptors.csv")
+        atomic_write_frame(desc_frame, root / "descriptors.parquet")
+        atomic_write_frame(desc_frame, root / "descriptors.csv")
     fail = pd.DataFrame(sorted(failures.items()), columns=["path", "reason"])
-    _atomic_write_frame(fail, root / "failures.csv")
+    atomic_write_frame(fail, root / "failures.csv")
     return len(index)
 
 
@@ -498,92 +360,3 @@ def _read_failures(root: Path) -> dict[str, str]:
         return {}
     with open(p, newline="") as fh:
         return {r["path"]: r["reason"] for r in csv.DictReader(fh) if r.get("path")}
-
-
-# ------------------------------------------------------------------------------------------------------ the reader
-class FeatureStore:
-    """Read a store written by :func:`extract` (or ``trackscope extract``).
-
-    Examples
-    --------
-    >>> store = FeatureStore("features/")  # doctest: +SKIP
-    >>> table = store.descriptors()  # one row per song: path, sha256, tempo, loudness_lufs, ...  # doctest: +SKIP
-    >>> for path, sha, mel in store.iter_mels():  # float32 (128, frames) log-mel  # doctest: +SKIP
-    ...     ...
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.root = Path(path)
-        if not (self.root / "store.json").is_file():
-            raise TrackscopeError("not a trackscope feature store (no store.json); run `trackscope extract`", path=path)
-        self._index: pd.DataFrame | None = None
-        self._keys: dict[str, tuple[str, str, Any]] | None = None
-
-    def index(self) -> pd.DataFrame:
-        """One row per file: path, sha256, size, mtime_ns, duration, source_sr, channels, silent, mel_file, ..."""
-        if self._index is None:
-            frame = _read_table(self.root, "index")
-            if frame is None:
-                raise TrackscopeError("the store has no index yet (an extract run did not finish)", path=self.root)
-            self._index = frame
-        return self._index
-
-    def descriptors(self) -> pd.DataFrame:
-        """The descriptor table (Parquet, or the CSV copy): path, sha256 and one column per descriptor."""
-        frame = _read_table(self.root, "descriptors")
-        if frame is None:
-            raise TrackscopeError("the store has no descriptors (extract with --what descriptors)", path=self.root)
-        return frame
-
-    def failures(self) -> pd.DataFrame:
-        import pandas as pd
-
-        p = self.root / "failures.csv"
-        return pd.read_csv(p) if p.is_file() else pd.DataFrame(columns=["path", "reason"])
-
-    def __len__(self) -> int:
-        return len(self.index())
-
-    def _lookup(self) -> dict[str, tuple[str, str, Any]]:
-        """path and sha256 → (path, sha256, mel_file), built once (O(1) per ``mel()`` call in training loops)."""
-        if self._keys is None:
-            idx = self.index()
-            keys: dict[str, tuple[str, str, Any]] = {}
-            for path, sha, mel_file in zip(idx["path"], idx["sha256"], idx["mel_file"], strict=True):
-                entry = (str(path), str(sha), mel_file)
-                keys.setdefault(str(sha), entry)
-                keys[str(path)] = entry
-            self._keys = keys
-        return self._keys
-
-    def _mel_path(self, key: str | os.PathLike) -> tuple[str, str, Path]:
-        keys = self._lookup()
-        key_s = str(key)
-        hit = keys.get(key_s) or keys.get(os.path.abspath(key_s))
-        if hit is None:
-            raise TrackscopeError("not in the feature store", path=key_s)
-        path, sha, mel_file = hit
-        if not isinstance(mel_file, str) or not mel_file:
-            raise TrackscopeError("the store holds no mel spectrogram for it (extract with --what mel)", path=key_s)
-        return path, sha, self.root / mel_file
-
-    def mel(self, key: str | os.PathLike) -> np.ndarray:
-        """The log-mel spectrogram (n_mels, frames), float32 dB, of a path or sha256 in the store."""
-        import numpy as np
-
-        _, _, p = self._mel_path(key)
-        return np.load(p, allow_pickle=False).astype(np.float32)
-
-    def iter_mels(self, *, shuffle: bool = False, seed: int = 0) -> Iterator[tuple[str, str, np.ndarray]]:
-        """Yields ``(path, sha256, mel float32)`` for every file with a mel, one file in memory at a time
-        (``shuffle`` with ``seed`` for training epochs)."""
-        import numpy as np
-
-        idx = self.index()
-        idx = idx[idx["mel_file"].map(lambda v: isinstance(v, str) and bool(v))]
-        order = np.arange(len(idx))
-        if shuffle:
-            np.random.default_rng(seed).shuffle(order)
-        for i in order:
-            row = idx.iloc[int(i)]
-            yield str(row["path"]), str(row["sha256"]), np.load(self.root / row["mel_file"]).astype(np.float32)

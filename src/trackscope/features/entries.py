@@ -1,0 +1,177 @@
+"""Store entries: content hashing, atomic writes and the per-file worker that computes a song's entries.
+
+Used by :mod:`trackscope.features.store`; the worker runs in the main process or in ``spawn``-ed processes with one
+thread each (:func:`init_worker`). It never raises: a bad file comes back as ``{"ok": False, "reason": ...}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "TMP_PREFIX",
+    "file_sha256",
+    "config_hash",
+    "atomic_write_bytes",
+    "atomic_write_frame",
+    "read_table",
+    "init_worker",
+    "compute",
+]
+
+TMP_PREFIX = ".tmp-"  # temporary files of interrupted writes start with this; removed at the next run
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent, suffix=path.suffix)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# the worker
+def init_worker() -> None:
+    """One thread per worker process: with N processes on N cores, extra BLAS/FFT threads only fight each other."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover — threadpoolctl comes with scikit-learn
+        pass
+
+
+class _quiet_stderr:  # noqa: N801 — used as a context manager
+    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter would tear the progress bar)."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            self._null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(self._null, 2)
+        except OSError:
+            self._saved = None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            os.close(self._null)
+
+
+def compute(job: dict[str, Any]) -> dict[str, Any]:
+    """Decode one file and write the entries it lacks. Never raises: failures come back as a result."""
+    from trackscope.errors import TrackscopeError as _Err
+
+    try:
+        return _compute_unsafe(job)
+    except _Err as err:
+        return {"sha256": job["sha256"], "ok": False, "reason": err.reason}
+    except MemoryError:
+        return {"sha256": job["sha256"], "ok": False, "reason": "out of memory while decoding or analysing"}
+    except Exception as err:  # noqa: BLE001 — one bad file must not stop the batch
+        return {"sha256": job["sha256"], "ok": False, "reason": f"internal error: {type(err).__name__}: {err}"}
+
+
+def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    from trackscope.audio.descriptors import describe_with_mel
+    from trackscope.audio.io import load_audio
+    from trackscope.audio.mel import mel_db, power_to_db
+
+    sr = job["sr"]
+    with _quiet_stderr():  # libmpg123 prints resync notes for damaged mp3s straight to fd 2
+        audio = load_audio(job["path"], sr=sr)
+    y = audio.samples
+    facts = {
+        "duration": audio.duration,
+        "source_sr": audio.source_sr,
+        "channels": audio.channels,
+        "silent": bool(audio.silent),
+    }
+    mel_full = None
+    if job["desc_file"] is not None:
+        desc, mel_full = describe_with_mel(y, sr)
+        payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
+        atomic_write_bytes(Path(job["desc_file"]), json.dumps(payload).encode())
+    if job["mel_file"] is not None:
+        window = job["mel_window"]
+        n = y.size if not window else int(round(window * sr))
+        if n >= y.size and mel_full is not None:
+            db = power_to_db(mel_full)
+        else:
+            start = max(0, (y.size - n) // 2)
+            db = mel_db(y[start : start + n], sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, db.astype(np.float16), allow_pickle=False)
+        # a facts sidecar first (the .npy's presence is what marks the entry done), so the index of a mel-only
+        # store can be rebuilt without decoding again
+        atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
+        atomic_write_bytes(Path(job["mel_file"]), buf.getvalue())
+    return {"sha256": job["sha256"], "ok": True, **facts}
+
+
+def read_table(root: Path, name: str) -> pd.DataFrame | None:
+    import pandas as pd
+
+    pq, csv = root / f"{name}.parquet", root / f"{name}.csv"
+    try:
+        if pq.is_file():
+            return pd.read_parquet(pq)
+        if csv.is_file():
+            return pd.read_csv(csv)
+    except Exception:  # noqa: BLE001 — a damaged table is rebuilt from the entries
+        return None
+    return None
