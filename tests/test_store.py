@@ -74,6 +74,10 @@ def test_mels_are_float16_on_disk_and_float32_out(corpus, first_run):
     assert long.shape == (128, 1 + int(30 * SR) // 512)  # the centre 30 s of a 20-minute song
     got = {p: m.shape for p, _, m in fs.iter_mels(shuffle=True, seed=1)}
     assert len(got) == len(GOOD)
+    assert {m.shape for _, _, m in fs.iter_mels(frames=200)} == {(128, 200)}  # fixed width for batches
+    short = fs.mel(corpus["short_ok"], frames=100)  # 44 frames, padded both sides with its minimum
+    assert short.shape == (128, 100) and short[:, 0].max() == short.min()
+    np.testing.assert_array_equal(fs.mel(corpus["long_20min"], frames=1000), long[:, 146:1146])
     with pytest.raises(TrackscopeError, match="not in the feature store"):
         fs.mel("nope.mp3")
 

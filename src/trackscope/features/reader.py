@@ -14,7 +14,24 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["FeatureStore"]
+__all__ = ["FeatureStore", "fit_frames"]
+
+
+def fit_frames(mel: np.ndarray, frames: int | None) -> np.ndarray:
+    """Centre-crop or pad (with the mel's minimum, both sides) a (n_mels, t) array to ``frames`` columns."""
+    import numpy as np
+
+    if frames is None or mel.shape[1] == frames:
+        return mel
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    t = mel.shape[1]
+    if t > frames:
+        start = (t - frames) // 2
+        return mel[:, start : start + frames]
+    pad = frames - t
+    fill = float(mel.min()) if mel.size else -100.0
+    return np.pad(mel, ((0, 0), (pad // 2, pad - pad // 2)), constant_values=fill)
 
 
 class FeatureStore:
@@ -83,16 +100,20 @@ class FeatureStore:
             raise TrackscopeError("the store holds no mel spectrogram for it (extract with --what mel)", path=key_s)
         return path, sha, self.root / mel_file
 
-    def mel(self, key: str | os.PathLike) -> np.ndarray:
-        """The log-mel spectrogram (n_mels, frames), float32 dB, of a path or sha256 in the store."""
+    def mel(self, key: str | os.PathLike, *, frames: int | None = None) -> np.ndarray:
+        """The log-mel spectrogram (n_mels, frames), float32 dB, of a path or sha256 in the store. ``frames``: a
+        fixed width for batching — the centre ``frames`` columns, or the whole mel padded on both sides with its
+        own minimum (the quietest value it holds) when it is shorter."""
         import numpy as np
 
         _, _, p = self._mel_path(key)
-        return np.load(p, allow_pickle=False).astype(np.float32)
+        return fit_frames(np.load(p, allow_pickle=False).astype(np.float32), frames)
 
-    def iter_mels(self, *, shuffle: bool = False, seed: int = 0) -> Iterator[tuple[str, str, np.ndarray]]:
+    def iter_mels(
+        self, *, shuffle: bool = False, seed: int = 0, frames: int | None = None
+    ) -> Iterator[tuple[str, str, np.ndarray]]:
         """Yields ``(path, sha256, mel float32)`` for every file with a mel, one file in memory at a time
-        (``shuffle`` with ``seed`` for training epochs)."""
+        (``shuffle`` with ``seed`` for training epochs; ``frames`` as in :meth:`mel`)."""
         import numpy as np
 
         idx = self.index()
@@ -102,4 +123,5 @@ class FeatureStore:
             np.random.default_rng(seed).shuffle(order)
         for i in order:
             row = idx.iloc[int(i)]
-            yield str(row["path"]), str(row["sha256"]), np.load(self.root / row["mel_file"]).astype(np.float32)
+            mel = np.load(self.root / row["mel_file"], allow_pickle=False).astype(np.float32)
+            yield str(row["path"]), str(row["sha256"]), fit_frames(mel, frames)
