@@ -98,6 +98,15 @@ def test_silence_no_warnings_no_nan():
     assert key_name(d["key"], d["mode"]) == "none"
 
 
+@pytest.mark.parametrize("sr", [8000, 16000, 44100])
+def test_other_sample_rates(sr):
+    d = describe(click_track(120, 10.0, sr=sr), sr)
+    assert all(np.isfinite(v) for v in d.values())
+    assert d["tempo"] == pytest.approx(120, abs=2)
+    if sr < 12_800:  # no 6.4-12.8 kHz octave below Nyquist: that band's contrast is 0, not an error
+        assert d["spectral_contrast_6_mean"] == 0.0
+
+
 def test_tiny_input_is_finite():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

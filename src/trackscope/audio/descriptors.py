@@ -243,7 +243,8 @@ def describe_with_mel(
         cmean = contrast_frames.mean(axis=0)
         for b in range(len(bands)):
             out[f"spectral_contrast_{b}_mean"] = float(cmean[b])
-        out["spectral_contrast_mean"] = float(cmean.mean())
+        present = [b for b, (lo, hi, _) in enumerate(bands) if hi > lo]  # bands below Nyquist
+        out["spectral_contrast_mean"] = float(cmean[present].mean())
         mfcc = scipy.fft.dct(mel_db, type=2, norm="ortho", axis=0)[:N_MFCC]
         mm, ms = mfcc.mean(axis=1), mfcc.std(axis=1)
         for i in range(N_MFCC):

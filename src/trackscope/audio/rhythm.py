@@ -24,6 +24,7 @@ __all__ = ["onset_envelope", "tempo", "onset_rate"]
 MIN_BPM, MAX_BPM = 40.0, 240.0
 PRIOR_CENTRE_BPM, PRIOR_OCTAVES = 127.0, 1.0
 N_HARMONICS = 4
+UPSAMPLE = 4
 
 
 def onset_envelope(mel_db: np.ndarray) -> np.ndarray:
@@ -39,10 +40,11 @@ def onset_envelope(mel_db: np.ndarray) -> np.ndarray:
     return env
 
 
-def _interp(r: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def _interp(r: np.ndarray, lags: np.ndarray, step: float = 1.0) -> np.ndarray:
+    """``r`` (sampled every ``step`` frames) at fractional lags, linearly interpolated; 0 past its end."""
     import numpy as np
 
-    return np.interp(lags, np.arange(r.size), r, right=0.0)
+    return np.interp(lags, np.arange(r.size) * step, r, right=0.0)
 
 
 def tempo(env: np.ndarray, fps: float) -> tuple[float, float]:
@@ -56,20 +58,23 @@ def tempo(env: np.ndarray, fps: float) -> tuple[float, float]:
     if n < 8 or not np.any(x):
         return 0.0, 0.0
     spec = np.fft.rfft(x, 2 * n)
-    r = np.fft.irfft(spec.real**2 + spec.imag**2, 2 * n)[:n]
+    # The autocorrelation sampled UPSAMPLE× finer than the frame grid (zero-padding the power spectrum is
+    # band-limited interpolation), so the period is located to a fraction of a frame even at low frame rates.
+    r = np.fft.irfft(spec.real**2 + spec.imag**2, 2 * n * UPSAMPLE)[: n * UPSAMPLE]
     if r[0] <= 0:
         return 0.0, 0.0
     r /= r[0]
     bpm = np.arange(MIN_BPM, MAX_BPM + 1e-9, 0.1)
     period = 60.0 * fps / bpm  # frames per beat
     k = np.arange(1, N_HARMONICS + 1)[:, None]
-    harmonic = (_interp(r, k * period) / k).sum(axis=0) / (1.0 / k).sum()
+    step = 1.0 / UPSAMPLE
+    harmonic = (_interp(r, k * period, step) / k).sum(axis=0) / (1.0 / k).sum()
     prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE_BPM) / PRIOR_OCTAVES) ** 2)
     score = harmonic * prior
     best = int(np.argmax(score))
     if score[best] <= 0:
         return 0.0, 0.0
-    conf = float(np.clip(_interp(r, np.array([period[best]]))[0], 0.0, 1.0))
+    conf = float(np.clip(_interp(r, np.array([period[best]]), step)[0], 0.0, 1.0))
     return float(np.round(bpm[best], 1)), conf
 
 

@@ -58,7 +58,10 @@ def chroma_filterbank(sr: int, n_fft: int):
 
 @lru_cache(maxsize=8)
 def contrast_bands(sr: int, n_fft: int) -> tuple[tuple[int, int, int], ...]:
-    """(first bin, last bin + 1, quantile count) per band, following ``librosa.feature.spectral_contrast``."""
+    """(first bin, last bin + 1, quantile count) per band, following ``librosa.feature.spectral_contrast``.
+
+    Bands above the Nyquist frequency (sample rates below ~25.6 kHz have no 6.4–12.8 kHz octave) are empty:
+    ``(0, 0, 1)``, and their contrast is 0 (librosa raises instead)."""
     import numpy as np
 
     freq = np.fft.rfftfreq(n_fft, 1.0 / sr)
@@ -68,6 +71,9 @@ def contrast_bands(sr: int, n_fft: int) -> tuple[tuple[int, int, int], ...]:
     for k in range(CONTRAST_BANDS + 1):
         current = (freq >= octa[k]) & (freq <= octa[k + 1])
         idx = np.flatnonzero(current)
+        if idx.size == 0:
+            bands.append((0, 0, 1))
+            continue
         if k > 0:
             current[idx[0] - 1] = True
         if k == CONTRAST_BANDS:
@@ -89,6 +95,9 @@ def contrast(S: np.ndarray, bands) -> np.ndarray:
 
     out = np.empty((S.shape[0], len(bands)), dtype=np.float32)
     for b, (lo, hi, q) in enumerate(bands):
+        if hi - lo < 1:
+            out[:, b] = 0.0
+            continue
         sub = S[:, lo:hi]
         if q == 1:
             valley, peak = sub.min(axis=1), sub.max(axis=1)
