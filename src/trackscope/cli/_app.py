@@ -27,9 +27,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
-train_app = typer.Typer(help="Train a model: [b]mood[/b] or [b]popularity[/b].", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model: **mood** or **popularity**.", no_args_is_help=True)
 collect_app = typer.Typer(help="Collect track tables from the Spotify Web API.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(collect_app, name="collect")

@@ -23,6 +23,7 @@ DEFAULT_AUDIO_MODELS = ("logreg", "svm", "mlp", "ensemble")
 
 
 def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, tuple[Any, dict[str, list[Any]]]]:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -39,11 +40,12 @@ def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, t
         return Pipeline(steps)
 
     logreg = LogisticRegression(max_iter=3000, C=0.01)
-    svm = SVC(C=1.0, gamma="scale", probability=True, random_state=seed)
+    # SVC(probability=True) is deprecated in scikit-learn 1.9: calibrate the decision function instead.
+    svm = CalibratedClassifierCV(SVC(C=1.0, gamma="scale"), ensemble=False, cv=3)
     mlp = MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=800, early_stopping=False, random_state=seed)
     out: dict[str, tuple[Any, dict[str, list[Any]]]] = {
         "logreg": (pipe(logreg), {"clf__C": [0.001, 0.003, 0.01, 0.03, 0.1]}),
-        "svm": (pipe(svm), {"clf__C": [0.3, 1.0, 3.0, 10.0]}),
+        "svm": (pipe(svm), {"clf__estimator__C": [0.3, 1.0, 3.0, 10.0]}),
         "gbm": (
             pipe(
                 HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=seed)
@@ -55,7 +57,7 @@ def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, t
     vote = VotingClassifier(
         [
             ("logreg", LogisticRegression(max_iter=3000, C=0.01)),
-            ("svm", SVC(C=1.0, gamma="scale", probability=True, random_state=seed)),
+            ("svm", CalibratedClassifierCV(SVC(C=1.0, gamma="scale"), ensemble=False, cv=3)),
             ("mlp", MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=800, random_state=seed)),
         ],
         voting="soft",
