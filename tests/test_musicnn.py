@@ -263,3 +263,26 @@ def test_embed_file_and_array_end_to_end(tmp_path):
     np.testing.assert_allclose(out["taggram"], ref["chords_taggram"], rtol=0, atol=1e-4)
     with pytest.raises(TrackscopeError, match="unknown musicnn model"):
         trackscope.embed(pcm, sr=sr, model="nope")
+
+
+def test_low_rank_factoring_is_exact(ref_patches):
+    import torch
+
+    from trackscope.audio.musicnn.model import build_model, low_rank
+    from trackscope.audio.musicnn.weights import load_weights
+
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((266, 5)) @ rng.standard_normal((5, 204))
+    a, b = low_rank(m)
+    assert a.shape == (266, 5) and b.shape == (5, 204)
+    np.testing.assert_allclose(a @ b, m, atol=1e-9)
+    assert low_rank(rng.standard_normal((64, 51))) is None  # full rank: nothing to gain
+
+    w = load_weights("MSD_musicnn")
+    fast, plain = build_model(w, factorize=True), build_model(w, factorize=False, channels_last=False)
+    assert hasattr(fast, "tim0_e") and not hasattr(plain, "tim0_e")
+    x = torch.from_numpy(ref_patches["loud"])
+    with torch.inference_mode():
+        a_out, b_out = fast(x), plain(x)
+    for k in ("taggram", "penultimate", "mean_pool", "max_pool", "timbral", "temporal", "cnn3"):
+        np.testing.assert_allclose(a_out[k].numpy(), b_out[k].numpy(), rtol=1e-5, atol=2e-4, err_msg=k)

@@ -18,6 +18,10 @@ Every batch norm is TF's inference form with ε = 0.001 (``tf.compat.v1.layers.b
 applied *after* the ReLU. Dropout is inactive at inference. Here the whole network runs in (B, C, T) / (B, C, T, F)
 layout. Speed tricks, all exact up to float rounding (measured single-threaded on a shared 2-core EPYC):
 
+- musicnn's MSD kernels are numerically low-rank (timbral 266 × 204 of rank 23 and 469 × 204 of rank 14, temporal
+  ranks 3–7, the first mid-end kernel rank 20; the next singular value < 1e-6 of the largest): such a layer runs as a
+  convolution to r channels and an r → C expansion (:func:`low_rank`), ~5× fewer products in the front end; the
+  expansion is fused with the max over bands a few frames at a time, so the full-width map never leaves the cache;
 - batch norm after ReLU is a per-channel affine map a · r + b, so the front end's max over bands commutes with it:
   ``max(a·relu(z)+b) = a·relu(max z)+b`` for a ≥ 0, ``a·relu(min z)+b`` for a < 0 — we pool the raw convolution
   and flip the sign of the filters with a < 0 so that one max-reduction serves every channel;
