@@ -89,7 +89,10 @@ def _extract_and_convert(sdist: Path, out: Path, tmp: Path) -> None:
     try:
         with tarfile.open(sdist, "r:gz") as tar:
             members = [m for m in tar.getmembers() if m.name in wanted and m.isfile()]
-            tar.extractall(tmp, members=members, filter="data")
+            try:
+                tar.extractall(tmp, members=members, filter="data")
+            except TypeError:  # Python < 3.11.4 has no filter; the members are known regular files anyway
+                tar.extractall(tmp, members=members)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ModelError(f"cannot unpack the musicnn sdist: {exc}", path=sdist) from exc
     root = tmp / _SUBDIR
