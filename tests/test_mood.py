@@ -251,7 +251,7 @@ def test_cli_demo_says_it_is_made_up(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "DEMO_ROWS", 60)
     monkeypatch.setattr(demo, "DEMO_MODELS", ["logreg"])
-    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+    res = runner.invoke(app, ["demo", "--table", "--out", str(tmp_path / "d")])
     assert res.exit_code == 0, res.stderr
     assert "made up" in res.stderr and "not real music" in res.stderr
     assert (tmp_path / "d" / "mood-model" / "report.html").is_file() and "report.html" in res.stdout

@@ -150,3 +150,29 @@ def test_analyze_cli_json_purity_and_bad_model(trained, tmp_path):
     )
     assert bad.returncode == 2
     assert "no such model folder" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_demo_analyses_synthesised_clips_with_the_builtin_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from trackscope.cli import app
+
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert "made up, not real music" in " ".join(res.stderr.split())
+    data = json.loads(res.stdout)
+    assert data["mood_model"] == "builtin:mood" and data["n"] == 5 and not data["failures"]
+    long_song = next(s for s in data["songs"] if s["name"] == "example-long-song.wav")
+    assert len(long_song["windows"]) == 3
+    assert all(-1 <= s["arousal"] <= 1 and -1 <= s["valence"] <= 1 for s in data["songs"])
+    assert (tmp_path / "demo" / "analysis" / "report.html").is_file()
+
+
+def test_builtin_mood_model_is_the_quadrant_model():
+    from trackscope.models.persist import load_model_dir
+
+    md = load_model_dir("builtin:mood")
+    assert (md.task, md.input, md.meta["classes"]) == ("mood", "audio", ["Q1", "Q2", "Q3", "Q4"])
+    metrics = md.load_json("metrics.json")
+    assert metrics["cv_protocol"]["grouped_by"] is not None and metrics["data"]["rows"] == 540
+    assert "research use" in md.file("model_card.md").read_text()

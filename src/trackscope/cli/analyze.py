@@ -50,20 +50,14 @@ def show(result: dict) -> None:
     con = console()
     table = Table(title=f"Analysis of {result['n']} songs")
     has_hit = any("hit_potential" in s for s in result["songs"])
-    for col in [
-        "song",
-        "mood",
-        "conf.",
-        "arousal",
-        "valence",
-        *(["hit"] if has_hit else []),
-        "tempo",
-        "key",
-        "LUFS",
-        "length",
-        "top tags",
-    ]:
-        table.add_column(col, justify="left" if col in ("song", "mood", "key", "top tags") else "right")
+    table.add_column("song", no_wrap=True, max_width=28, overflow="ellipsis")
+    table.add_column("mood", no_wrap=True)
+    for col in ["conf", "arousal", "valence", *(["hit"] if has_hit else []), "BPM"]:
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("key", no_wrap=True)
+    table.add_column("LUFS", justify="right", no_wrap=True)
+    table.add_column("length", justify="right", no_wrap=True)
+    table.add_column("top tags", min_width=18, overflow="fold")
 
     def f(v: object, fmt: str) -> str:
         return fmt.format(v) if isinstance(v, int | float) else "–"
@@ -71,8 +65,8 @@ def show(result: dict) -> None:
     for s in result["songs"]:
         minutes, seconds = divmod(int(round(s["duration"])), 60)
         table.add_row(
-            s["name"][:40],
-            f"{s['mood']} {s['mood_words']}",
+            s["name"],
+            f"{s['mood_words']} ({s['mood']})" if s["mood_words"] != s["mood"] else s["mood"],
             f(s.get("confidence"), "{:.2f}"),
             f(s.get("arousal"), "{:+.2f}"),
             f(s.get("valence"), "{:+.2f}"),
@@ -81,14 +75,13 @@ def show(result: dict) -> None:
             str(s.get("key", "–")),
             f(s.get("loudness_lufs"), "{:.1f}"),
             f"{minutes}:{seconds:02d}",
-            ", ".join(t["tag"] for t in s["top_tags"][:3]),
+            ", ".join(t["tag"] for t in s["top_tags"][:2]),
         )
     con.print(table)
     for fail in result["failures"]:
         con.print(f"[red]failed[/red] {fail['path']}: {fail['reason']}")
     outputs = result.get("outputs", {})
     if outputs:
-        con.print(
-            f"Results: {outputs['csv']}, {outputs['json']}"
-            + (f"\nReport: {outputs['report']}" if "report" in outputs else "")
-        )
+        con.print(f"Results: {outputs['csv']}, {outputs['json']}", soft_wrap=True)
+        if "report" in outputs:
+            con.print(f"Report:  {outputs['report']}", soft_wrap=True)
