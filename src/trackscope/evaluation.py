@@ -75,8 +75,10 @@ def stratified_split(
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     if groups is None:
+        # Kept in train_test_split's shuffled order: tables are often sorted by playlist, and estimators with
+        # unshuffled inner folds (CalibratedClassifierCV) would otherwise calibrate on whole playlists.
         train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
-        return np.sort(train), np.sort(test)
+        return train, test
     n_splits = max(2, round(1.0 / test_size))
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     train, test = next(splitter.split(idx, y, groups=np.asarray(groups)))

@@ -24,6 +24,9 @@ def train_mood(
     test_size: float = typer.Option(0.33, "--test-size", help="Share of rows held out for the test (the study: 0.33)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the split, the folds and the models (the study: 42)."),
     models: str | None = typer.Option(None, "--models", help=MODELS_HELP),
+    scaler: str | None = typer.Option(
+        None, "--scaler", help="Feature scaling: power (Yeo-Johnson, the default) or standard (the study's)."
+    ),
     audio: Path | None = typer.Option(None, "--audio", help="Train from audio: folder of clips (needs --labels)."),
     labels: Path | None = typer.Option(None, "--labels", help="CSV of labels for --audio."),
     id_column: str | None = typer.Option(None, "--id-column", help="Column of --labels naming the clip (song_id)."),
@@ -52,6 +55,7 @@ def train_mood(
         "test_size": test_size,
         "seed": seed,
         "models": split_list(models),
+        "scaler": scaler,
         "audio": audio,
         "labels": labels,
         "id_column": id_column,

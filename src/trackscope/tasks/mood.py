@@ -38,7 +38,7 @@ def train(
     labels: str | Path | None = None,
     id_column: str | None = None,
     group_column: str | None = None,
-    scaler: str = "standard",
+    scaler: str | None = None,
     dedupe: str | None = "id",
     **kw: Any,
 ) -> dict[str, Any]:
@@ -62,8 +62,8 @@ def train(
         ``progress(done, total)`` over every fit (grid search, learning curve).
     audio, labels, id_column : optional
         Train from audio instead (:func:`trackscope.tasks.mood_audio.train`).
-    scaler : {"standard", "power"}
-        Feature scaling for the non-tree models.
+    scaler : {"power", "standard"}, optional
+        Feature scaling for the non-tree models (default ``power``: Yeo-Johnson then standardise).
 
     Returns
     -------
@@ -90,7 +90,7 @@ def train(
     import numpy as np
 
     from trackscope.evaluation import cv_splitter, learning_curve, stratified_split
-    from trackscope.models.tabular import DEFAULT_MODELS, MODEL_NAMES, choose, fit_models
+    from trackscope.models.tabular import DEFAULT_MODELS, DEFAULT_SCALER, MODEL_NAMES, SCALERS, choose, fit_models
     from trackscope.sources.tables import read_table
     from trackscope.tasks.mood_report import collect_metrics, write_model_folder
 
@@ -100,6 +100,9 @@ def train(
     unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown:
         raise TrackscopeError(f"unknown model {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_NAMES)}")
+    scaler = scaler or DEFAULT_SCALER
+    if scaler not in SCALERS:
+        raise TrackscopeError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}")
     if not 0.0 < float(test_size) < 1.0:
         raise TrackscopeError(f"--test-size must be between 0 and 1, got {test_size}")
     table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)

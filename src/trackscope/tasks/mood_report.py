@@ -58,7 +58,9 @@ def collect_metrics(
     # Odds ratios come from the logistic regression (fitted here with C=1 if it was not among the models).
     logreg = next((r.estimator for r in results if r.name == "logreg"), None)
     if logreg is None:
-        pipe, _ = search_space("logreg", n_features=len(features), n_classes=len(classes), seed=settings["seed"])
+        pipe, _ = search_space(
+            "logreg", n_features=len(features), n_classes=len(classes), seed=settings["seed"], scaler=settings["scaler"]
+        )
         logreg = pipe.fit(x_tr, y_tr)
     odds = logreg_odds_ratios(logreg, features) or {}
     perm = permutation_importance(
@@ -328,7 +330,8 @@ def build_report(m: dict[str, Any]) -> Any:
     rep.add_heading("Interpretation")
     if m["odds_ratios"]:
         rep.add_text(
-            "Odds ratios exp(coefficient) of the logistic regression, per standard deviation of each feature: above 1 "
+            "Odds ratios exp(coefficient) of the logistic regression, per standard deviation of each feature after the "
+            "pipeline's scaling: above 1 "
             "the feature raises the odds of the mood, below 1 it lowers them. Top three each way per mood:"
         )
         rows = []
