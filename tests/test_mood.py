@@ -98,8 +98,10 @@ def test_every_family_round_trips_through_skops(tmp_path):
 
     frame = example_table(60, seed=3)
     x, y = frame[["energy", "valence", "tempo", "loudness"]].to_numpy(), frame["mood"].to_numpy()
+    small = {"mlp": {"clf__max_iter": 200}, "rf": {"clf__n_estimators": 10}, "gbm": {"clf__max_iter": 10}}
     members = [
-        (n, search_space(n, n_features=4, n_classes=5)[0].fit(x, y)) for n in ("logreg", "mlp", "svm", "rf", "gbm")
+        (n, search_space(n, n_features=4, n_classes=5)[0].set_params(**small.get(n, {})).fit(x, y))
+        for n in ("logreg", "mlp", "svm", "rf", "gbm")
     ]
     fitted = dict(members)
     fitted["ensemble"] = VotingClassifier(members, voting="soft").fit(x, y)
