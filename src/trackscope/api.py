@@ -84,3 +84,13 @@ def describe(path: str | Path, **options: Any) -> dict[str, float]:
     from trackscope.audio.descriptors import describe_file
 
     return describe_file(path, **options)
+
+
+def analyze(paths: Any, **options: Any) -> dict[str, Any]:
+    """The main job: mood, arousal/valence, tempo, key, loudness, tags (and hit potential) of songs; see
+    :func:`trackscope.tasks.analyze.analyze` (options: ``out``, ``mood_model``, ``popularity_model``, ``progress``)."""
+    from trackscope.tasks.analyze import analyze as _analyze
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    return _analyze(paths, **options)
