@@ -29,7 +29,7 @@ def run(audio: Path, labels: Path, out: Path, models, *, epochs: int, fast, stor
     t0 = time.perf_counter()
     m = api.train_popularity(
         audio=audio, labels=labels, models=models, epochs=epochs, seed=seed, out=out, store=store,
-        clip_seconds=float(args.seconds), fast=fast, patience=epochs,
+        clip_seconds=float(args.seconds), n_mels=args.n_mels, fast=fast, patience=epochs,
     )  # fmt: skip
     return m, time.perf_counter() - t0
 
@@ -42,14 +42,28 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--models", default="dummy,mlp,cnn1,cnn2,crnn")
     ap.add_argument("--hard-level", default="0.03,0.07", help="cue amplitude range of the hard set")
+    ap.add_argument("--n-mels", type=int, default=128)
     ap.add_argument("--skip-hard", action="store_true")
+    ap.add_argument("--skip-easy", action="store_true")
+    ap.add_argument("--hard-models", default="cnn1,crnn")
+    ap.add_argument("--hard-seeds", default="0", help="training seeds of the fp32 vs fast comparison")
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
 
-    from trackscope.tasks.popularity_synthetic import write_clips
 
     work = Path(args.work or tempfile.mkdtemp(prefix="popsynth-"))
-    print(f"{args.n} clips × {args.seconds:g} s, 128 mels, {args.epochs} epochs; work in {work}; machine shared")
+    print(
+        f"{args.n} clips × {args.seconds:g} s, {args.n_mels} mels, {args.epochs} epochs; work in {work}; machine shared"
+    )
+    if not args.skip_easy:
+        easy_part(work)
+    if not args.skip_hard:
+        hard_part(work)
+
+
+def easy_part(work: Path) -> None:
+    from trackscope.tasks.popularity_synthetic import write_clips
+
     t0 = time.perf_counter()
     easy = write_clips(work / "easy", args.n, duration=args.seconds, seed=0)
     print(f"generated in {time.perf_counter() - t0:.1f} s")
@@ -66,8 +80,10 @@ def main() -> None:
         f"CNN1/CRNN ≥ 0.95 holdout ROC-AUC: {'yes' if ok else 'NO'}; dummy = {m['models']['dummy']['holdout_roc_auc']}"
     )
 
-    if args.skip_hard:
-        return
+
+def hard_part(work: Path) -> None:
+    from trackscope.tasks.popularity_synthetic import write_clips
+
     lo, hi = (float(v) for v in args.hard_level.split(","))
     hard = write_clips(work / "hard", args.n, duration=args.seconds, seed=1, cue_level=(lo, hi))
     print(f"\n[hard] cue level {lo}-{hi}: fp32 vs fast path (channels_last + bf16), same seed and data")

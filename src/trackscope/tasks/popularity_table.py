@@ -172,9 +172,9 @@ def train_table(
         if progress is not None:
             progress(i + 1, len(names))
 
-    def _score(n: str) -> float:
-        v = results[n]["test_roc_auc"]
-        return -1.0 if v is None or np.isnan(v) else v
+    def _score(n: str) -> tuple[float, float]:  # test ROC-AUC, then test accuracy breaks ties
+        v, a = results[n]["test_roc_auc"], results[n]["test_accuracy"]
+        return (-1.0 if v is None or np.isnan(v) else v, -1.0 if a is None or np.isnan(a) else a)
 
     candidates = [n for n in names if n != "dummy"] or names
     chosen = max(candidates, key=_score)
