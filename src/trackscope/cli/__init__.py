@@ -18,4 +18,9 @@ from trackscope.cli._app import app
 
 
 def main() -> None:
+    import os
+
+    # With OpenMP's default busy-waiting, two-thread torch work collapses 5-7x when another process holds a core
+    # (measured on 2-core machines); passive waiting costs nothing when the cores are free. Must be set before torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()
