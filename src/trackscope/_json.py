@@ -27,17 +27,6 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
 def write_json_atomic(path: Any, obj: Any) -> None:
     """Write JSON to a temp file beside ``path`` and rename it into place."""
-    import os
-    import tempfile
-    from pathlib import Path
+    from trackscope._atomic import write_text
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(dumps(obj) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, dumps(obj) + "\n")

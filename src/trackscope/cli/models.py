@@ -107,25 +107,9 @@ def explain(
 
 def write_frame(frame: Any, out: Path) -> None:
     """Write a DataFrame as CSV, JSON or Parquet (by suffix), atomically."""
-    import os
-    import tempfile
+    from trackscope._atomic import write_frame as _write
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        suffix = out.suffix.lower()
-        if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        elif suffix == ".json":
-            frame.to_json(tmp, orient="records", indent=2)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write(frame, out)
 
 
 def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> None:

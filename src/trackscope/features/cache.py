@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +60,7 @@ class ClipCache:
     def put(self, key: str, arrays: dict[str, Any]) -> None:
         import numpy as np
 
-        p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from trackscope._atomic import atomic_path
+
+        with atomic_path(self._path(key)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)

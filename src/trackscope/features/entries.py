@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackscope._atomic import TMP_PREFIX, write_bytes, write_frame  # temp files start with TMP_PREFIX; swept later
 from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ __all__ = [
     "compute",
 ]
 
-TMP_PREFIX = ".tmp-"  # temporary files of interrupted writes start with this; removed at the next run
-
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes (hex)."""
@@ -46,32 +44,11 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data, fsync=True)
 
 
 def atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_frame(frame, path)
 
 
 # the worker

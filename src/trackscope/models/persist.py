@@ -117,6 +117,9 @@ class ModelWriter:
                 )
             old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
             os.replace(self.out, old)
+        from trackscope._atomic import default_mode
+
+        os.chmod(self._tmp, default_mode(directory=True))  # mkdtemp makes 0700 folders
         os.replace(self._tmp, self.out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

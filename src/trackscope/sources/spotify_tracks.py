@@ -7,7 +7,6 @@ metadata columns, the mood study's audio features, and the label column for play
 from __future__ import annotations
 
 import csv
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -125,7 +124,6 @@ def track_row(track: dict[str, Any]) -> dict[str, Any] | None:
 
 def write_table(rows: list[dict[str, Any]], columns: list[str], out: Path) -> None:
     """CSV or Parquet by suffix, atomically (temp file + rename)."""
-    import tempfile
 
     import pandas as pd
 
@@ -136,15 +134,6 @@ def write_table(rows: list[dict[str, Any]], columns: list[str], out: Path) -> No
         if col not in ("key", "mode", "time_signature"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     frame["explicit"] = frame["explicit"].astype("boolean")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        if out.suffix.lower() == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from trackscope._atomic import write_frame
+
+    write_frame(frame, out)

@@ -152,19 +152,14 @@ def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_outputs(result: dict[str, Any], out: Path, *, report: bool = True) -> dict[str, str]:
-    import os
-    import tempfile
-
     import pandas as pd
 
+    from trackscope._atomic import write_frame
     from trackscope._json import write_json_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out / "analysis.csv", out / "analysis.json"
-    fd, tmp = tempfile.mkstemp(prefix=".analysis.", dir=out)
-    os.close(fd)
-    pd.DataFrame(flat_rows(result)).to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    write_frame(pd.DataFrame(flat_rows(result)), csv_path)
     write_json_atomic(json_path, {k: v for k, v in result.items() if k != "outputs"})
     outputs = {"csv": str(csv_path), "json": str(json_path)}
     if report:

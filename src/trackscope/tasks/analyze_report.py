@@ -8,6 +8,7 @@ from typing import Any
 
 MOOD_COLOURS = {"Q1": "#f2b134", "Q2": "#d1495b", "Q3": "#3d5a80", "Q4": "#63a375"}
 ENVELOPE_BINS = 1200
+SONG_FIGURE_DPI = 72  # ~200 KB per song: a report of a whole album stays a few MB
 
 
 def _colour(mood: str, i: int) -> str:
@@ -130,7 +131,7 @@ def build_report(result: dict[str, Any]) -> Any:
         tags = ", ".join(t["tag"] for t in s["top_tags"])
         rep.add_text(f"{s['mood']} ({s['mood_words']}), confidence {s['confidence']:.2f}; top tags: {tags}")
         try:
-            rep.add_figure(song_figure(s, classes))
+            rep.add_figure(song_figure(s, classes), dpi=SONG_FIGURE_DPI)
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report
             rep.add_text(f"(picture unavailable: {err})", note=True)
     return rep

@@ -1,0 +1,75 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename it into place.
+
+A crash, Ctrl-C or ``kill -9`` at any moment leaves either the old file or the new one, never half of one (the rename
+is atomic on POSIX file systems). Finished files get the usual permissions (0666 minus the umask), not the 0600 that
+temporary files are created with.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Temporary files start with this, so a store can sweep what an interrupted run left behind.
+TMP_PREFIX = ".tmp-"
+_MODE: int | None = None
+
+
+def default_mode(directory: bool = False) -> int:
+    """0666 (files) or 0777 (folders) minus the process umask."""
+    global _MODE
+    if _MODE is None:
+        mask = os.umask(0)
+        os.umask(mask)
+        _MODE = mask
+    return (0o777 if directory else 0o666) & ~_MODE
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix); on success it replaces ``path``, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, default_mode())
+        if fsync:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> Path:
+    with atomic_path(path, fsync=fsync) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_frame(frame: Any, path: str | os.PathLike) -> Path:
+    """A pandas DataFrame as Parquet, JSON (records) or CSV, chosen by the suffix."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        elif suffix == ".json":
+            frame.to_json(tmp, orient="records", indent=2)
+        else:
+            frame.to_csv(tmp, index=False)
+    return path
