@@ -112,10 +112,10 @@ def _autocast(device: str, fast: bool):
     return torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=fast and device == "cpu")
 
 
-def predict_proba(
+def predict_logits(
     net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = None
 ) -> np.ndarray:
-    """Hit probabilities (sigmoid of the logits) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``."""
+    """Raw logits (log-odds of a hit) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``."""
     cfg = TrainConfig(device=device, fast=fast)
     dev, fast_ = cfg.resolved_device(), cfg.resolved_fast()
     net = net.to(dev)
@@ -126,8 +126,16 @@ def predict_proba(
     with torch.no_grad(), _autocast(dev, fast_):
         for start in range(0, len(x), batch_size):
             idx = np.arange(start, min(start + batch_size, len(x)))
-            out.append(torch.sigmoid(net(_batch(x, idx, dev, fast_)).float()).cpu().numpy())
+            out.append(net(_batch(x, idx, dev, fast_)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def predict_proba(
+    net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = None
+) -> np.ndarray:
+    """Hit probabilities (sigmoid of the logits) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``."""
+    logits = predict_logits(net, x, batch_size=batch_size, device=device, fast=fast)
+    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
 # --- checkpoints -----------------------------------------------------------------------------------------------------

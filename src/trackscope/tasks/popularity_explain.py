@@ -1,7 +1,8 @@
 """Why an audio model scores a song: occlusion over time–frequency regions of its mel spectrogram.
 
 Each region (a band of mels × a stretch of frames) is replaced by the clip's mean level and the song is scored
-again; the drop in hit probability is that region's importance (positive: the region pushes toward "popular").
+again; the drop in the log-odds of a hit is that region's importance (positive: the region pushes toward
+"popular"). Log-odds rather than probability, because a confident model's probability saturates near 0 or 1.
 Whole 3-s stretches are occluded the same way to say which part of the song drives the score. The map is drawn over
 the spectrogram in a PNG.
 """
@@ -21,18 +22,18 @@ STRETCH_SECONDS = 3.0  # "which 3-s stretch drives the score" (musicnn's patch l
 
 
 def _occluded_scores(net: Any, mel: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    from trackscope.models.training import predict_proba
+    from trackscope.models.training import predict_logits
 
     fill = float(mel.mean())
     batch = np.repeat(mel[None, None], len(boxes), axis=0)
     for k, (f0, f1, t0, t1) in enumerate(boxes):
         batch[k, 0, f0:f1, t0:t1] = fill
-    return predict_proba(net, batch, batch_size=32)
+    return predict_logits(net, batch, batch_size=32)
 
 
 def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
     """Occlusion map and the most important 3-s stretch of one song; writes ``<stem>_occlusion.png`` into ``out``."""
-    from trackscope.models.training import predict_proba
+    from trackscope.models.training import predict_logits
     from trackscope.tasks.popularity_audio import clip_mel, load_net
 
     if md.meta["model"] == "embedding":
@@ -46,20 +47,23 @@ def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
     if net is None:
         p = float(md.meta["prior"])
         return {"song": str(song), "hit_probability": p, "note": "the dummy model scores every song the same"}
-    p = float(predict_proba(net, mel[None, None])[0])
+    z = float(predict_logits(net, mel[None, None])[0])
+    p = float(1 / (1 + np.exp(-z)))
     n_mels, n_frames = mel.shape
     fps = cfg["sr"] / cfg["hop_length"]
     width = max(1, int(round(REGION_SECONDS * fps)))
     f_edges = np.linspace(0, n_mels, BANDS + 1).astype(int)
-    t_edges = list(range(0, n_frames, width)) + [n_frames]
+    t_edges = np.linspace(0, n_frames, max(1, round(n_frames / width)) + 1).astype(int).tolist()
     boxes = [
         (f_edges[i], f_edges[i + 1], t_edges[j], t_edges[j + 1]) for i in range(BANDS) for j in range(len(t_edges) - 1)
     ]
-    drops = p - _occluded_scores(net, mel, boxes)
+    drops = z - _occluded_scores(net, mel, boxes)
     grid = drops.reshape(BANDS, len(t_edges) - 1)
     stretch = max(1, int(round(STRETCH_SECONDS * fps)))
-    starts = list(range(0, max(1, n_frames - stretch + 1), max(1, stretch // 2)))
-    s_drops = p - _occluded_scores(net, mel, [(0, n_mels, t, min(n_frames, t + stretch)) for t in starts])
+    # 3-s stretches every 1.5 s, the last one ending at the end of the clip
+    n_starts = 1 + max(0, int(np.ceil((n_frames - stretch) / max(1, stretch // 2))))
+    starts = np.linspace(0, max(0, n_frames - stretch), n_starts).astype(int).tolist()
+    s_drops = z - _occluded_scores(net, mel, [(0, n_mels, t, min(n_frames, t + stretch)) for t in starts])
     best = int(np.argmax(s_drops))
     regions = sorted(
         (
@@ -90,7 +94,7 @@ def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
             for t, d in zip(starts, s_drops, strict=True)
         ],
         "regions": regions[:10],
-        "note": "times are within the analysed centre clip; effect = drop in hit probability when hidden",
+        "note": "times are within the analysed centre clip; effect = drop in log-odds of a hit when hidden",
     }
     if out is not None:
         png = Path(out) / f"{song.stem}_occlusion.png"
@@ -110,20 +114,12 @@ def _draw(mel, grid, t_edges, f_edges, fps, result, png: Path) -> None:
     n_mels, n_frames = mel.shape
     ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=(0, n_frames / fps, 0, n_mels))
     span = float(np.abs(grid).max()) or 1e-9
-    im = ax.imshow(
-        grid,
-        origin="lower",
-        aspect="auto",
-        cmap="coolwarm",
-        alpha=0.55,
-        vmin=-span,
-        vmax=span,
-        extent=(0, t_edges[-1] / fps, 0, f_edges[-1]),
-        interpolation="nearest",
+    im = ax.pcolormesh(
+        np.asarray(t_edges) / fps, np.asarray(f_edges), grid, cmap="coolwarm", alpha=0.55, vmin=-span, vmax=span
     )
     s = result["driving_stretch"]
     ax.axvspan(s["start_s"], s["end_s"], fill=False, edgecolor="lime", linewidth=2, label="driving 3-s stretch")
-    fig.colorbar(im, ax=ax, label="drop in hit probability when hidden")
+    fig.colorbar(im, ax=ax, label="drop in log-odds of a hit when hidden")
     ax.set_xlabel("seconds (centre clip)")
     ax.set_ylabel("mel band")
     ax.set_title(f"{Path(result['song']).name}: hit probability {result['hit_probability']:.2f}")
