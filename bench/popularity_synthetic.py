@@ -50,7 +50,6 @@ def main() -> None:
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
 
-
     work = Path(args.work or tempfile.mkdtemp(prefix="popsynth-"))
     print(
         f"{args.n} clips × {args.seconds:g} s, {args.n_mels} mels, {args.epochs} epochs; work in {work}; machine shared"
@@ -87,20 +86,23 @@ def hard_part(work: Path) -> None:
     lo, hi = (float(v) for v in args.hard_level.split(","))
     hard = write_clips(work / "hard", args.n, duration=args.seconds, seed=1, cue_level=(lo, hi))
     print(f"\n[hard] cue level {lo}-{hi}: fp32 vs fast path (channels_last + bf16), same seed and data")
-    print(f"{'model':6} {'mode':5} {'hold acc':>8} {'hold AUC':>8} {'test AUC':>8} {'secs':>6}")
-    for name in ("cnn1", "crnn"):
-        res = {}
-        for fast in (False, True):
-            mm, secs = run(work / "hard", hard, work / f"m-hard-{name}-{fast}", ["dummy", name], epochs=args.epochs,
-                           fast=fast, store=work / "store")  # fmt: skip
-            r = mm["models"][name]
-            res[fast] = (r, secs)
-            print(f"{name:6} {'fast' if fast else 'fp32':5} {r['holdout_accuracy']:8.3f} {r['holdout_roc_auc']:8.3f} "
-                  f"{r['test_roc_auc']:8.3f} {secs:6.0f}")  # fmt: skip
-        d = res[True][0]["holdout_roc_auc"] - res[False][0]["holdout_roc_auc"]
-        print(
-            f"{name:6} fast − fp32 holdout ROC-AUC {d:+.3f}; time ratio fp32/fast {res[False][1] / res[True][1]:.2f}x"
-        )
+    print(
+        f"{'model':6} {'seed':>4} {'mode':5} {'hold acc':>8} {'hold AUC':>8} {'test AUC':>8} {'best ep':>7} {'secs':>6}"
+    )
+    for name in args.hard_models.split(","):
+        for seed in (int(v) for v in args.hard_seeds.split(",")):
+            res = {}
+            for fast in (False, True):
+                mm, secs = run(work / "hard", hard, work / f"m-hard-{name}-{seed}-{fast}", ["dummy", name],
+                               epochs=args.epochs, fast=fast, store=work / "store", seed=seed)  # fmt: skip
+                r = mm["models"][name]
+                res[fast] = (r, secs)
+                mode = "fast" if fast else "fp32"
+                print(f"{name:6} {seed:>4} {mode:5} {r['holdout_accuracy']:8.3f} {r['holdout_roc_auc']:8.3f} "
+                      f"{r['test_roc_auc']:8.3f} {r['best_epoch']:>7} {secs:6.0f}")  # fmt: skip
+            d = res[True][0]["holdout_roc_auc"] - res[False][0]["holdout_roc_auc"]
+            print(f"{name:6} {seed:>4} fast − fp32 holdout ROC-AUC {d:+.3f}; "
+                  f"time ratio fp32/fast {res[False][1] / res[True][1]:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
