@@ -19,9 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html as _html
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -196,15 +194,6 @@ class Report:
 
     def write(self, path: str | Path) -> Path:
         """Write the page atomically (temp file beside it, then rename). Returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.to_html())
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from trackscope._atomic import write_text
+
+        return write_text(path, self.to_html())

@@ -79,21 +79,13 @@ def example_table(n: int = 400, *, seed: int = 0, noise: float = 1.0, moods: tup
 
 def write_example_table(path: str | Path, n: int = 400, *, seed: int = 0, noise: float = 1.0) -> Path:
     """Write :func:`example_table` as CSV (or Parquet by suffix), atomically; returns the path."""
-    import os
-    import tempfile
+    from trackscope._atomic import atomic_path
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = example_table(n, seed=seed, noise=noise)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

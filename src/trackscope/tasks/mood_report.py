@@ -385,9 +385,7 @@ def build_report(m: dict[str, Any]) -> Any:
 
 def write_explanation(out: str | Path, result: dict[str, Any]) -> dict[str, str]:
     """``explanation.json`` and ``explanation.png`` (feature effects) in folder ``out``; returns their paths."""
-    import os
-    import tempfile
-
+    from trackscope._atomic import write_bytes
     from trackscope._json import write_json_atomic
     from trackscope.report import plots
 
@@ -402,8 +400,5 @@ def write_explanation(out: str | Path, result: dict[str, Any]) -> dict[str, str]
         title=f"Why {result['mood']} ({result['confidence']:.0%})",
         xlabel=f"drop in P({result['mood']}) when the feature is set to its training mean",
     )
-    fd, tmp = tempfile.mkstemp(prefix=".explanation.png.", dir=out)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(plots.figure_png(fig))
-    os.replace(tmp, out / "explanation.png")
+    write_bytes(out / "explanation.png", plots.figure_png(fig))
     return {"json": str(out / "explanation.json"), "png": str(out / "explanation.png")}
