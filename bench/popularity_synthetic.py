@@ -85,6 +85,13 @@ def hard_part(work: Path) -> None:
 
     lo, hi = (float(v) for v in args.hard_level.split(","))
     hard = write_clips(work / "hard", args.n, duration=args.seconds, seed=1, cue_level=(lo, hi))
+    from trackscope.sources.audio_dirs import walk_audio
+    from trackscope.tasks.popularity_audio import mel_config, mels_for
+
+    # Fill the feature store first, so that the timings below are training only.
+    mels_for(
+        walk_audio([work / "hard"])[0], mel_config(n_mels=args.n_mels, clip_seconds=args.seconds), store=work / "store"
+    )
     print(f"\n[hard] cue level {lo}-{hi}: fp32 vs fast path (channels_last + bf16), same seed and data")
     print(
         f"{'model':6} {'seed':>4} {'mode':5} {'hold acc':>8} {'hold AUC':>8} {'test AUC':>8} {'best ep':>7} {'secs':>6}"
