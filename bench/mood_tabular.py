@@ -105,14 +105,13 @@ def one_split(x, y, seed, scaler, models=None):
     return out
 
 
-def within(data_dir: Path, seeds: list[int]) -> dict:
-    table = read_table(data_dir / STUDY, dedupe=None).require(FEATURES, "mood")  # the study's 913 rows, as it used them
+def within(data_dir: Path, seeds: list[int], *, dedupe: bool = False) -> dict:
+    # The study's 913 rows as it used them, or (dedupe=True) trackscope's default reading with duplicate ids dropped.
+    table = read_table(data_dir / STUDY, dedupe="id" if dedupe else None).require(FEATURES, "mood")
     x, y = table.X(), table.y()
-    print(
-        f"\n## Within the study's table: {len(y)} rows ({read_table(data_dir / STUDY).stats['duplicates_dropped']} "
-        "duplicate ids kept, as the study did)",
-        flush=True,
-    )
+    n_dup = read_table(data_dir / STUDY).stats["duplicates_dropped"]
+    how = f"{n_dup} duplicate ids dropped" if dedupe else f"{n_dup} duplicate ids kept, as the study did"
+    print(f"\n## Within the study's table: {len(y)} rows ({how})", flush=True)
     runs: dict = {}
     for variant, (scaler, eng, families) in VARIANTS.items():
         xx = engineered(x) if eng else x
@@ -254,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-cross", action="store_true")
     p.add_argument("--cross-standard", action="store_true", help="Also the standard-scaled variant across teams.")
     p.add_argument("--skip-within", action="store_true")
+    p.add_argument("--dedupe", action="store_true", help="Drop duplicate ids first (trackscope's default reading).")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="Within-table variants to run.")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="Families (default: all).")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -263,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         CROSS_VARIANTS.insert(0, "standard")
     seeds = [int(s) for s in args.seeds.split(",")]
     start = time.perf_counter()
-    result = {} if args.skip_within else {"within": within(data_dir, seeds)}
+    for name in list(VARIANTS):
+        if name not in args.variants.split(","):
+            del VARIANTS[name]
+    result = {} if args.skip_within else {"within": within(data_dir, seeds, dedupe=args.dedupe)}
     if not args.skip_cross:
         result["cross"] = cross(data_dir)
     print(f"\nTotal {time.perf_counter() - start:.0f} s (shared 2-core machine: timings are noisy).")
