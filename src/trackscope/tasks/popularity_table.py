@@ -242,13 +242,14 @@ def _open_table(md: Any, data: Any, *, dedupe: bool, target: str | None = None):
 
 def evaluate_table(md: Any, *, data: Any, target: str | None = None, **_: Any) -> dict[str, Any]:
     """Accuracy and ROC-AUC of a saved table model on another table (deduped the same way)."""
+    import pandas as pd
+
     from trackscope.models.training import roc_auc
+    from trackscope.sources.tables import normalize_name
 
     target = target or md.meta["target"]
     table, x, counts = _open_table(md, data, dedupe=True, target=target)
-    from trackscope.sources.tables import normalize_name
-
-    scores = np.asarray(__import__("pandas").to_numeric(table.frame[normalize_name(target)], errors="coerce"))
+    scores = pd.to_numeric(table.frame[normalize_name(target)], errors="coerce").to_numpy(dtype=float)
     keep = np.isfinite(scores) & x[md.meta["features"]].notna().all(axis=1).to_numpy()
     if not keep.any():
         raise TableError("no rows with a popularity score and every audio feature", path=data)
