@@ -48,26 +48,32 @@ def show(result: dict) -> None:
     from rich.table import Table
 
     con = console()
-    table = Table(title=f"Analysis of {result['n']} songs")
+    wide = con.width >= 120  # narrow terminals (and pipes, 80 columns) get the essential columns only
+    from rich import box
+
+    table = Table(title=f"Analysis of {result['n']} songs", box=box.SIMPLE_HEAD, pad_edge=False)
     has_hit = any("hit_potential" in s for s in result["songs"])
-    table.add_column("song", no_wrap=True, max_width=28, overflow="ellipsis")
-    table.add_column("mood", no_wrap=True)
-    for col in ["conf", "arousal", "valence", *(["hit"] if has_hit else []), "BPM"]:
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("key", no_wrap=True)
-    table.add_column("LUFS", justify="right", no_wrap=True)
-    table.add_column("length", justify="right", no_wrap=True)
-    table.add_column("top tags", min_width=18, overflow="fold")
+    table.add_column("song", no_wrap=True, max_width=28 if wide else 16, overflow="ellipsis")
+    table.add_column("mood", no_wrap=True, min_width=15)
+    numeric = [*(["conf"] if wide else []), "arousal", "valence", *(["hit"] if has_hit else []), "BPM"]
+    for col in numeric:
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    table.add_column("key", no_wrap=True, min_width=7)
+    table.add_column("LUFS", justify="right", no_wrap=True, min_width=5)
+    table.add_column("length", justify="right", no_wrap=True, min_width=6)
+    if wide:
+        table.add_column("top tags", min_width=18, overflow="fold")
 
     def f(v: object, fmt: str) -> str:
         return fmt.format(v) if isinstance(v, int | float) else "–"
 
     for s in result["songs"]:
         minutes, seconds = divmod(int(round(s["duration"])), 60)
+        mood = s["mood_words"] if s["mood_words"] != s["mood"] else s["mood"]
         table.add_row(
             s["name"],
-            f"{s['mood_words']} ({s['mood']})" if s["mood_words"] != s["mood"] else s["mood"],
-            f(s.get("confidence"), "{:.2f}"),
+            f"{mood} ({s['mood']})" if wide and mood != s["mood"] else mood,
+            *([f(s.get("confidence"), "{:.2f}")] if wide else []),
             f(s.get("arousal"), "{:+.2f}"),
             f(s.get("valence"), "{:+.2f}"),
             *([f(s.get("hit_potential"), "{:.2f}")] if has_hit else []),
@@ -75,7 +81,7 @@ def show(result: dict) -> None:
             str(s.get("key", "–")),
             f(s.get("loudness_lufs"), "{:.1f}"),
             f"{minutes}:{seconds:02d}",
-            ", ".join(t["tag"] for t in s["top_tags"][:2]),
+            *([", ".join(t["tag"] for t in s["top_tags"][:2])] if wide else []),
         )
     con.print(table)
     for fail in result["failures"]:
