@@ -176,3 +176,20 @@ def test_builtin_mood_model_is_the_quadrant_model():
     metrics = md.load_json("metrics.json")
     assert metrics["cv_protocol"]["grouped_by"] is not None and metrics["data"]["rows"] == 540
     assert "research use" in md.file("model_card.md").read_text()
+
+
+def test_analyze_adds_hit_potential_from_a_popularity_model(trained, tmp_path):
+    from trackscope.api import train_popularity
+    from trackscope.tasks.analyze import analyze
+    from trackscope.tasks.popularity_synthetic import write_clips
+
+    root, _ = trained
+    labels = write_clips(tmp_path / "pop", 24, duration=3.0, seed=5)
+    train_popularity(
+        audio=tmp_path / "pop", labels=labels, models=["dummy", "mlp"], epochs=2, out=tmp_path / "hits",
+        clip_seconds=3.0, n_mels=32,
+    )  # fmt: skip
+    songs = [write_wav(tmp_path / "in" / f"{s}.wav", style_clip(s, 6.0, seed=1)) for s in ("calm", "tense")]
+    result = analyze(songs, out=tmp_path / "out", mood_model=root / "model", popularity_model=tmp_path / "hits")
+    assert [0 <= s["hit_potential"] <= 1 for s in result["songs"]] == [True, True]
+    assert "hit_potential" in (tmp_path / "out" / "analysis.csv").read_text().splitlines()[0]

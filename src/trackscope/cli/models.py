@@ -141,7 +141,10 @@ def print_metrics(result: dict[str, Any]) -> None:
     con.print(head)
     per_class = result.get("per_class")
     if isinstance(per_class, dict) and per_class:
-        print_frame(pd.DataFrame(per_class).T.reset_index(names="class"), title="Per class")
+        frame = pd.DataFrame(per_class).T
+        if "support" in frame.columns:
+            frame["support"] = frame["support"].astype(int)
+        print_frame(frame.reset_index(names="class"), title="Per class")
     confusion = result.get("confusion")
     if isinstance(confusion, dict) and "matrix" in confusion:
         labels = confusion.get("labels", [])

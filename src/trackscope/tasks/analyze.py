@@ -134,7 +134,8 @@ def _add_hit_potential(songs: list[dict[str, Any]], model: str | Path) -> None:
     col = next((c for c in ("hit_probability", "probability", "p_popular") if c in frame.columns), None)
     if col is None:
         raise TrackscopeError("the popularity model returned no hit probability", path=model)
-    by_path = dict(zip(frame["path"].astype(str), frame[col], strict=True))
+    key = "song" if "song" in frame.columns else "path"
+    by_path = dict(zip(frame[key].astype(str), frame[col], strict=True))
     for s in songs:
         v = by_path.get(s["path"])
         s["hit_potential"] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
