@@ -75,14 +75,8 @@ def test_audio_round_trip_and_occlusion(trained, tmp_path):
     assert why["regions"][0]["band"] == cue_band and why["regions"][0]["effect"] > 0
 
 
-def _musicnn_weights_present() -> bool:
-    from trackscope.audio.musicnn.weights import weights_dir
-
-    return (weights_dir() / "MSD_musicnn.safetensors").is_file()
-
-
-@pytest.mark.skipif(not _musicnn_weights_present(), reason="musicnn weights not in the cache (no network in tests)")
 def test_embedding_head_trains_and_predicts(tmp_path):
+    # The musicnn weights come from PyPI on first use (as in tests/test_musicnn.py) — never skipped.
     labels = write_clips(tmp_path / "clips", 20, duration=3.0, seed=7)
     out = tmp_path / "emb"
     metrics = api.train_popularity(
