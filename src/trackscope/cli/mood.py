@@ -73,8 +73,9 @@ def train_mood(
     test = metrics.get("test", {})
     if isinstance(test.get("accuracy"), float):
         con.print(
-            f"Chosen: [bold]{metrics.get('chosen_model')}[/bold] (by cross-validation) — test accuracy "
-            f"{test['accuracy']:.3f}, macro-F1 {test.get('macro_f1') or 0:.3f} on {test.get('n')} tracks"
+            f"Chosen: [bold]{metrics.get('chosen_model')}[/bold] (by cross-validation) — "
+            f"{test.get('protocol', 'test')} accuracy {test['accuracy']:.3f}, macro-F1 "
+            f"{test.get('macro_f1') or 0:.3f} on {test.get('n')} tracks"
         )
     con.print(f"Model folder: [bold]{folder}[/bold]", soft_wrap=True)
     if (Path(folder) / "report.html").is_file():
@@ -110,7 +111,7 @@ def print_models(metrics: dict[str, Any]) -> None:
         table.add_row(
             f"[bold]{name} *[/bold]" if chosen else name,
             cv,
-            num(r.get("train_accuracy")),
+            num(r.get("train_accuracy", r.get("train_macro_f1"))),
             num(r.get("test_accuracy")),
             num(r.get("test_macro_f1")),
             flag,

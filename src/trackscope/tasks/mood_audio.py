@@ -167,6 +167,7 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
     import sklearn
 
     from trackscope import __version__
+    from trackscope.evaluation import overfit_flag
     from trackscope.models.persist import sha256_file
 
     y, classes = kw["y"], kw["classes"]
@@ -177,6 +178,18 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
         "classes": [str(c) for c in classes],
         "chosen_model": best,
         "cv": kw["results"],
+        # The same in the shape the table workflow uses (CLI table, reports): train is macro-F1 on the training folds.
+        "models": {
+            name: {
+                "cv_mean": r["mean"],
+                "cv_std": r["std"],
+                "train_macro_f1": r["train"],
+                "gap": r["train"] - r["mean"],
+                "overfit": overfit_flag(r["train"], r["mean"]),
+                "params": r["params"],
+            }
+            for name, r in kw["results"].items()
+        },
         "cv_protocol": {
             "folds": kw["folds"],
             "grouped_by": "group column" if kw["grouped"] else None,
