@@ -193,3 +193,42 @@ def test_analyze_adds_hit_potential_from_a_popularity_model(trained, tmp_path):
     result = analyze(songs, out=tmp_path / "out", mood_model=root / "model", popularity_model=tmp_path / "hits")
     assert [0 <= s["hit_potential"] <= 1 for s in result["songs"]] == [True, True]
     assert "hit_potential" in (tmp_path / "out" / "analysis.csv").read_text().splitlines()[0]
+
+
+def test_explain_audio_mood_names_feature_groups(trained, tmp_path):
+    from trackscope.api import explain
+
+    root, _ = trained
+    song = write_wav(tmp_path / "s.wav", style_clip("calm", 6.0, seed=8))
+    why = explain(root / "model", song=song, out=tmp_path / "why")
+    assert why["mood"] == "Q4" and len(why["contributions"]) == 15
+    assert {"penultimate.mean", "mean_pool.mean"} & {c["feature"] for c in why["contributions"]}
+    assert (tmp_path / "why" / "explanation.png").is_file()
+
+
+def test_silence_gets_no_mood_and_a_batch_with_nothing_usable_fails(trained, tmp_path):
+    import numpy as np
+
+    from trackscope.errors import TrackscopeError
+    from trackscope.tasks.analyze import SONG_DESCRIPTORS, analyze
+
+    root, _ = trained
+    write_wav(tmp_path / "in" / "quiet.wav", np.zeros(22050 * 4, dtype=np.float32))
+    result = analyze([tmp_path / "in"], mood_model=root / "model")
+    song = result["songs"][0]
+    assert song["silent"] and song["mood"] is None and song["mood_words"] == "silent"
+    assert set(SONG_DESCRIPTORS) <= set(song)  # stable keys, null where there is no tempo or key
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.mp3").write_text("text, not audio")
+    with pytest.raises(TrackscopeError, match="none of the 1 inputs could be analysed"):
+        analyze([tmp_path / "bad"], mood_model=root / "model")
+
+
+def test_analyze_refuses_a_popularity_model_that_is_not_audio(trained, tmp_path):
+    from trackscope.errors import TrackscopeError
+    from trackscope.tasks.analyze import analyze
+
+    root, _ = trained
+    clip = write_wav(tmp_path / "a.wav", style_clip("dark", 4.0, seed=2))
+    with pytest.raises(TrackscopeError, match="must be a popularity model trained on audio"):
+        analyze([clip], mood_model=root / "model", popularity_model=root / "model")

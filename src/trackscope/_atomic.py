@@ -29,11 +29,35 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~_MODE
 
 
+def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
+    """Check (and create) a folder that results go into: an existing *file* of that name is bad input."""
+    from trackscope.errors import TrackscopeError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise TrackscopeError("output folder is an existing file; choose another --out", path=path)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def output_file(path: str | os.PathLike) -> Path:
+    """Check a file that results go into: an existing *folder* of that name is bad input."""
+    from trackscope.errors import TrackscopeError
+
+    path = Path(path)
+    if path.is_dir():
+        raise TrackscopeError("output file is an existing folder; name a file, e.g. preds.csv", path=path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise TrackscopeError("the folder of this output file is an existing file", path=path)
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix); on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path)
+    output_folder(path.parent)
     fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)

@@ -31,28 +31,46 @@ def _open(model: str | Path):
 
 def train_mood(**options: Any) -> dict[str, Any]:
     """Train a mood model (from a Spotify-feature table, or from audio); see :func:`trackscope.tasks.mood.train`."""
+    from trackscope.models.persist import check_model_output
     from trackscope.tasks.mood import train
 
+    if options.get("out") is not None:
+        check_model_output(options["out"])
     return train(**options)
 
 
 def train_popularity(**options: Any) -> dict[str, Any]:
     """Train a hit-potential model; see :func:`trackscope.tasks.popularity.train`."""
+    from trackscope.models.persist import check_model_output
     from trackscope.tasks.popularity import train
 
+    if options.get("out") is not None:
+        check_model_output(options["out"])
     return train(**options)
+
+
+def _call(md: Any, func: Any, **options: Any) -> Any:
+    try:
+        return func(md, **options)
+    except KeyError as err:
+        if err.args and isinstance(err.args[0], str) and err.args[0] not in md.meta:
+            # model.json lacks something its task needs: a damaged or hand-edited folder, not a bug
+            raise ModelError(
+                f"model.json lacks {err}; the folder is damaged or from another version", path=md.path
+            ) from None
+        raise
 
 
 def evaluate(model: str | Path, **options: Any) -> dict[str, Any]:
     """Score a saved model on another labelled data set; returns the metrics dictionary."""
     md, mod = _open(model)
-    return mod.evaluate(md, **options)
+    return _call(md, mod.evaluate, **options)
 
 
 def predict(model: str | Path, **options: Any) -> Any:
     """Predictions of a saved model (a pandas DataFrame, one row per track)."""
     md, mod = _open(model)
-    return mod.predict(md, **options)
+    return _call(md, mod.predict, **options)
 
 
 def explain(model: str | Path, **options: Any) -> dict[str, Any]:
@@ -60,7 +78,7 @@ def explain(model: str | Path, **options: Any) -> dict[str, Any]:
     md, mod = _open(model)
     if not hasattr(mod, "explain"):
         raise ModelError(f"{md.task} models have no explanation yet", path=md.path)
-    return mod.explain(md, **options)
+    return _call(md, mod.explain, **options)
 
 
 def embed(path_or_array: Any, **options: Any) -> dict[str, Any]:

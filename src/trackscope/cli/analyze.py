@@ -70,15 +70,17 @@ def show(result: dict) -> None:
     for s in result["songs"]:
         minutes, seconds = divmod(int(round(s["duration"])), 60)
         mood = s["mood_words"] if s["mood_words"] != s["mood"] else s["mood"]
+        if wide and s["mood"] is not None and mood != s["mood"]:
+            mood = f"{mood} ({s['mood']})"
         table.add_row(
             s["name"],
-            f"{mood} ({s['mood']})" if wide and mood != s["mood"] else mood,
+            mood,
             *([f(s.get("confidence"), "{:.2f}")] if wide else []),
             f(s.get("arousal"), "{:+.2f}"),
             f(s.get("valence"), "{:+.2f}"),
             *([f(s.get("hit_potential"), "{:.2f}")] if has_hit else []),
             f(s.get("tempo"), "{:.0f}"),
-            str(s.get("key", "–")),
+            str(s.get("key") or "–"),
             f(s.get("loudness_lufs"), "{:.1f}"),
             f"{minutes}:{seconds:02d}",
             *([", ".join(t["tag"] for t in s["top_tags"][:2])] if wide else []),

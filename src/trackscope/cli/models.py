@@ -67,8 +67,18 @@ def predict(
     frame = api.predict(model, **_given(data=data, songs=songs or None))
     if out is not None:
         write_frame(frame, out)
+    skipped = int(frame.attrs.get("missing_dropped", 0) or 0)
+    if skipped:
+        console(stderr=True).print(f"{skipped} rows with a missing feature were skipped (see the row column)")
     if as_json:
-        emit_json({"n": len(frame), "predictions": frame.to_dict(orient="records"), "out": str(out) if out else None})
+        emit_json(
+            {
+                "n": len(frame),
+                "skipped_missing": skipped,
+                "predictions": frame.to_dict(orient="records"),
+                "out": str(out) if out else None,
+            }
+        )
         return
     print_frame(frame, title="Predictions")
     if out is not None:

@@ -56,6 +56,19 @@ def resolve_model_path(path: str | Path) -> Path:
     return Path(path)
 
 
+def check_model_output(out: str | Path) -> Path:
+    """Fail fast (before any training) on an ``--out`` that cannot become a model folder."""
+    from trackscope._atomic import output_folder
+
+    out = Path(out)
+    output_folder(out, create=False)
+    if out.is_dir() and any(out.iterdir()) and not (out / MODEL_JSON).exists():
+        raise ModelError("output folder exists and is not a trackscope model folder; choose another", path=out)
+    if out.parent.exists() and not out.parent.is_dir():
+        raise ModelError("the parent of the output folder is a file", path=out)
+    return out
+
+
 @dataclass
 class ModelWriter:
     """Collects a model's files in a temporary folder; :meth:`commit` renames it into place atomically."""
@@ -65,7 +78,7 @@ class ModelWriter:
     _tmp: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.out = Path(self.out)
+        self.out = check_model_output(self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
 

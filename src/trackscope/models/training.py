@@ -120,9 +120,12 @@ def _autocast(device: str, fast: bool):
 
 
 def predict_logits(
-    net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = None
+    net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = False
 ) -> np.ndarray:
-    """Raw logits (log-odds of a hit) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``."""
+    """Raw logits (log-odds of a hit) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``.
+
+    Inference runs in fp32 by default (``fast=None`` picks the training fast path): bf16 rounds the logits to
+    2⁻⁸ steps, which would make predict and explain disagree in the third decimal and quantise occlusion maps."""
     cfg = TrainConfig(device=device, fast=fast)
     dev, fast_ = cfg.resolved_device(), cfg.resolved_fast() and _has_conv(net)
     net = net.to(dev)
@@ -138,7 +141,7 @@ def predict_logits(
 
 
 def predict_proba(
-    net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = None
+    net: nn.Module, x: Any, *, batch_size: int = 64, device: str | None = None, fast: bool | None = False
 ) -> np.ndarray:
     """Hit probabilities (sigmoid of the logits) for an array ``(n, 1, n_mels, frames)`` or ``(n, d)``."""
     logits = predict_logits(net, x, batch_size=batch_size, device=device, fast=fast)

@@ -14,6 +14,8 @@ from typing import Any
 from trackscope.errors import TrackscopeError
 
 DEFAULT_MOOD_MODEL = "builtin:mood"
+# Song-level descriptor keys, always present (None when a song has no tempo or key, e.g. silence).
+SONG_DESCRIPTORS = ("tempo", "tempo_confidence", "key", "key_confidence", "loudness_lufs")
 TOP_TAGS = 5
 
 
@@ -78,6 +80,14 @@ def analyze(
     if not files and not failures:
         raise TrackscopeError("no audio files found in the given paths")
     md = mood_model if isinstance(mood_model, ModelDir) else load_model_dir(mood_model)
+    if popularity_model is not None:
+        pop = load_model_dir(popularity_model)
+        if pop.task != "popularity" or pop.input != "audio":
+            raise TrackscopeError(
+                f"--popularity-model must be a popularity model trained on audio (this one: {pop.task} from "
+                f"{pop.input}); train one with: trackscope train popularity --audio DIR --labels FILE",
+                path=pop.path,
+            )
     if md.task != "mood" or md.input != "audio":
         raise TrackscopeError("the mood model must be an audio mood model (e.g. builtin:mood)", path=md.path)
     songs: list[dict[str, Any]] = []
@@ -88,6 +98,10 @@ def analyze(
             failures.append({"path": str(f), "reason": err.reason})
         else:
             sf = res["features"]
+            if sf.silent:  # digital silence has no mood: say so instead of a confident guess
+                res["song"] = {k: None for k in res["song"]} | {"mood_words": "silent"}
+                for w in res["windows"]:
+                    w.update({k: None for k in w if k not in ("start", "duration")}, mood_words="silent")
             tag_mean = sf.tag_mean.mean(axis=0)
             top = sorted(range(len(sf.tags)), key=lambda j: -tag_mean[j])[:TOP_TAGS]
             songs.append(
@@ -97,6 +111,7 @@ def analyze(
                     "duration": round(sf.total_duration, 3),
                     "silent": sf.silent,
                     **res["song"],
+                    **dict.fromkeys(SONG_DESCRIPTORS),
                     **summarise_descriptors(sf.descriptors, sf.durations),
                     "top_tags": [{"tag": sf.tags[j], "score": float(tag_mean[j])} for j in top],
                     "windows": res["windows"],
@@ -104,7 +119,12 @@ def analyze(
             )
         if progress:
             progress(i + 1, len(files))
-    if popularity_model is not None and songs:
+    if not songs:
+        first = failures[0] if failures else {"path": "", "reason": "no audio"}
+        raise TrackscopeError(
+            f"none of the {len(failures)} inputs could be analysed (first: {first['reason']})", path=first["path"]
+        )
+    if popularity_model is not None:
         _add_hit_potential(songs, popularity_model)
     result: dict[str, Any] = {
         "n": len(songs),
@@ -155,10 +175,10 @@ def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 def write_outputs(result: dict[str, Any], out: Path, *, report: bool = True) -> dict[str, str]:
     import pandas as pd
 
-    from trackscope._atomic import write_frame
+    from trackscope._atomic import output_folder, write_frame
     from trackscope._json import write_json_atomic
 
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     csv_path, json_path = out / "analysis.csv", out / "analysis.json"
     write_frame(pd.DataFrame(flat_rows(result)), csv_path)
     write_json_atomic(json_path, {k: v for k, v in result.items() if k != "outputs"})

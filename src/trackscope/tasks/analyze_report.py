@@ -52,6 +52,9 @@ def song_figure(song: dict[str, Any], classes: list[str]) -> Any:
     ax_m.set_title("Mel spectrogram (centre 30 s, 128 bands, dB)", fontsize=9, loc="left")
     ax_m.set_ylabel("mel band")
     for w in song["windows"]:
+        if w["mood"] is None:  # silent window
+            ax_s.barh(0, w["duration"], left=w["start"], color="#dddddd")
+            continue
         i = classes.index(w["mood"]) if w["mood"] in classes else 0
         ax_s.barh(0, w["duration"], left=w["start"], color=_colour(w["mood"], i), alpha=0.35 + 0.65 * w["confidence"])
         if w["duration"] >= 0.08 * max(song["duration"], 1e-3):
@@ -74,7 +77,7 @@ def va_map(songs: list[dict[str, Any]], classes: list[str]) -> Any:
     for q, (x, y) in {"Q1": (0.55, 0.9), "Q2": (-0.95, 0.9), "Q3": (-0.95, -0.95), "Q4": (0.55, -0.95)}.items():
         ax.text(x, y, f"{q} {QUADRANT_WORDS[q]}", fontsize=8, color=MOOD_COLOURS[q])
     for s in songs:
-        if "valence" not in s:
+        if s.get("valence") is None:
             continue
         i = classes.index(s["mood"]) if s["mood"] in classes else 0
         ax.scatter(s["valence"], s["arousal"], color=_colour(s["mood"], i), s=40, edgecolor="black", linewidth=0.5)
@@ -122,14 +125,17 @@ def build_report(result: dict[str, Any]) -> Any:
     if result["failures"]:
         rep.add_heading("Files that could not be analysed")
         rep.add_table(pd.DataFrame(result["failures"]))
-    if any("valence" in s for s in result["songs"]):
+    if any(s.get("valence") is not None for s in result["songs"]):
         rep.add_heading("Valence–arousal map")
         rep.add_figure(va_map(result["songs"], classes))
     rep.add_heading("Songs")
     for s in result["songs"]:
         rep.add_heading(s["name"], level=3)
         tags = ", ".join(t["tag"] for t in s["top_tags"])
-        rep.add_text(f"{s['mood']} ({s['mood_words']}), confidence {s['confidence']:.2f}; top tags: {tags}")
+        if s["mood"] is None:
+            rep.add_text(f"silent: no mood; top tags: {tags}")
+        else:
+            rep.add_text(f"{s['mood']} ({s['mood_words']}), confidence {s['confidence']:.2f}; top tags: {tags}")
         try:
             rep.add_figure(song_figure(s, classes), dpi=SONG_FIGURE_DPI)
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report

@@ -119,6 +119,14 @@ def train(
     missing_in_train = sorted(set(y) - set(y[tr]))
     if missing_in_train:
         raise TableError(f"classes {missing_in_train} have no rows in the training split; add rows", path=table.path)
+    labels_tr, counts_tr = np.unique(y[tr], return_counts=True)
+    too_few = [f"{c} ({n})" for c, n in zip(labels_tr, counts_tr, strict=True) if n < CV_FOLDS]
+    if too_few:
+        raise TableError(
+            f"{CV_FOLDS}-fold cross-validation needs at least {CV_FOLDS} training rows per class; too few: "
+            f"{', '.join(too_few)} — add rows or lower --test-size",
+            path=table.path,
+        )
     cv = cv_splitter(y[tr], n_splits=CV_FOLDS, seed=seed, grouped=groups is not None)
     g_tr = None if groups is None else groups[tr]
     n_folds = cv.get_n_splits()
@@ -290,7 +298,7 @@ def explain(
     if md.input == "audio":
         from trackscope.tasks import mood_audio
 
-        return mood_audio.explain(md, data=data, row=row, out=out, **options)
+        return mood_audio.explain(md, out=out, **options)
     if data is None:
         raise TrackscopeError("a table mood model explains a table row: give --data FILE and --row N", path=md.path)
     import numpy as np

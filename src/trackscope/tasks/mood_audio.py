@@ -339,3 +339,51 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
         for s, d, p in zip(sf.starts, sf.durations, proba, strict=True)
     ]
     return {"song": song, "windows": windows, "features": sf}
+
+
+def explain(md: Any, *, song: str | Path | None = None, out: str | Path | None = None, **_: Any) -> dict[str, Any]:
+    """Why a song gets its mood: the drop in the chosen mood's probability when one feature group (a musicnn layer
+    statistic, or one descriptor) is set to its training mean — the table workflow's method, on audio features.
+    Positive effects push towards the mood. Also returns the mood of every 30-s window."""
+    import numpy as np
+
+    if song is None:
+        raise TrackscopeError("an audio mood model explains an audio file: trackscope explain MODEL SONG", path=md.path)
+    pipeline, classes, _ = _load(md)
+    res = predict_song(md, song)
+    sf = res["features"]
+    x = np.asarray(sf.vectors, dtype=np.float64)
+    scaler = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
+    means = getattr(scaler, "mean_", None)
+    if means is None:
+        raise ModelError("this model keeps no training means to explain against", path=md.path)
+    weights = np.asarray(sf.durations) / max(sum(sf.durations), 1e-9)
+    order = [list(pipeline.classes_).index(c) for c in classes]
+    target = classes.index(res["song"]["mood"])
+
+    def score(v: Any) -> float:
+        return float((pipeline.predict_proba(v)[:, order] * weights[:, None]).sum(axis=0)[target])
+
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(sf.names):
+        key = name if name.startswith("desc.") else name.rsplit(".", 1)[0]
+        groups.setdefault(key, []).append(i)
+    base = score(x)
+    effects = []
+    for key, idx in groups.items():
+        x2 = x.copy()
+        x2[:, idx] = means[idx]
+        effects.append({"feature": key.removeprefix("desc."), "effect": base - score(x2)})
+    effects.sort(key=lambda r: -abs(r["effect"]))
+    result = {
+        "song": str(song),
+        **res["song"],
+        "method": "drop in P(mood) when a feature group is set to its training mean (positive: pushes towards it)",
+        "contributions": effects[:15],
+        "windows": res["windows"],
+    }
+    if out is not None:
+        from trackscope.tasks.mood_report import write_explanation
+
+        result["outputs"] = write_explanation(out, result)
+    return result

@@ -385,12 +385,11 @@ def build_report(m: dict[str, Any]) -> Any:
 
 def write_explanation(out: str | Path, result: dict[str, Any]) -> dict[str, str]:
     """``explanation.json`` and ``explanation.png`` (feature effects) in folder ``out``; returns their paths."""
-    from trackscope._atomic import write_bytes
+    from trackscope._atomic import output_folder, write_bytes
     from trackscope._json import write_json_atomic
     from trackscope.report import plots
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     write_json_atomic(out / "explanation.json", result)
     rows = result["contributions"]
     fig = plots.bar_chart(

@@ -64,7 +64,7 @@ def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
     n_starts = 1 + max(0, int(np.ceil((n_frames - stretch) / max(1, stretch // 2))))
     starts = np.linspace(0, max(0, n_frames - stretch), n_starts).astype(int).tolist()
     s_drops = z - _occluded_scores(net, mel, [(0, n_mels, t, min(n_frames, t + stretch)) for t in starts])
-    best = int(np.argmax(s_drops))
+    best = int(np.argmax(np.abs(s_drops)))  # the stretch with the largest effect, either sign
     regions = sorted(
         (
             {
@@ -124,7 +124,9 @@ def _draw(mel, grid, t_edges, f_edges, fps, result, png: Path) -> None:
     ax.set_ylabel("mel band")
     ax.set_title(f"{Path(result['song']).name}: hit probability {result['hit_probability']:.2f}")
     ax.legend(loc="upper right", fontsize="small")
-    png.parent.mkdir(parents=True, exist_ok=True)
+    from trackscope._atomic import output_folder
+
+    output_folder(png.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{png.name}.", dir=png.parent)
     with os.fdopen(fd, "wb") as fh:
         fh.write(figure_png(fig))

@@ -21,6 +21,9 @@ TABLE_MODELS: tuple[str, ...] = ("dummy", "logreg", "gbm", "rf", "mlp")
 CLASSES = ["not popular", "popular"]
 
 
+MIN_ROWS = 20  # below this the 10 % holdout has one or two rows and no ROC-AUC can be computed
+
+
 def make_model(name: str, seed: int) -> Any:
     """A fresh scikit-learn estimator for ``name``; every one accepts NaN (imputed, or native in gbm)."""
     from sklearn.dummy import DummyClassifier
@@ -148,6 +151,11 @@ def train_table(
     frame, x, scores, groups, info = load_table(
         data, target=target, features=features, metadata=metadata, group_column=group_column
     )
+    if len(frame) < MIN_ROWS:
+        raise TableError(
+            f"{len(frame)} usable rows after dedupe; a 75/15/10 train/test/holdout split needs at least {MIN_ROWS}",
+            path=data,
+        )
     splits = pdata.split_indices(len(frame), seed=seed, groups=groups)
     try:
         cut, th_info = pdata.resolve_threshold(threshold, scores[splits["train"]])

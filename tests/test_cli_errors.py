@@ -1,0 +1,72 @@
+"""User mistakes get exit code 2 and one line naming the file and the reason — found by running the CLI as a user."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from trackscope.cli import app
+
+runner = CliRunner()
+
+
+def _one_error_line(res, *needles):
+    assert res.exit_code == 2, (res.exit_code, res.stderr)
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("trackscope: error:")]
+    assert len(lines) == 1, res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_out_that_is_a_file_fails_before_training(tmp_path, mood_csv):
+    (tmp_path / "taken.csv").write_text("x")
+    res = runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--models", "logreg",
+                              "--out", str(tmp_path / "taken.csv")])  # fmt: skip
+    _one_error_line(res, "taken.csv", "existing file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moods.csv", "taken.csv"]  # nothing half-written
+
+
+def test_predict_out_that_is_a_folder(tmp_path, mood_csv):
+    model = tmp_path / "m"
+    assert runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--models", "logreg",
+                               "--out", str(model)]).exit_code == 0  # fmt: skip
+    (tmp_path / "adir").mkdir()
+    res = runner.invoke(app, ["predict", str(model), "--data", str(mood_csv), "--out", str(tmp_path / "adir")])
+    _one_error_line(res, "adir", "existing folder")
+    # A hand-edited model.json (wrong task) is bad input, not a crash.
+    meta = json.loads((model / "model.json").read_text())
+    meta["task"] = "popularity"
+    (model / "model.json").write_text(json.dumps(meta))
+    res = runner.invoke(app, ["predict", str(model), "--data", str(mood_csv)])
+    _one_error_line(res, "model.json lacks")
+
+
+def test_predict_reports_rows_skipped_for_missing_features(tmp_path, mood_csv):
+    model = tmp_path / "m"
+    runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--models", "logreg", "--out", str(model)])
+    frame = pd.read_csv(mood_csv)
+    frame.loc[3, "energy"] = None
+    frame.to_csv(tmp_path / "holes.csv", index=False)
+    res = runner.invoke(app, ["predict", str(model), "--data", str(tmp_path / "holes.csv"), "--json"])
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    assert data["skipped_missing"] == 1 and data["n"] == len(frame) - 1
+    assert "1 rows with a missing feature were skipped" in res.stderr
+
+
+def test_table_too_small_for_cross_validation(tmp_path, mood_frame):
+    tiny = mood_frame.groupby("mood").head(4)
+    tiny.to_csv(tmp_path / "tiny.csv", index=False)
+    res = runner.invoke(app, ["train", "mood", "--data", str(tmp_path / "tiny.csv"), "--out", str(tmp_path / "m")])
+    _one_error_line(res, "tiny.csv", "needs at least 5 training rows per class")
+
+
+def test_popularity_table_too_small(tmp_path, mood_frame):
+    small = mood_frame.head(7).assign(popularity=range(7))
+    small.to_csv(tmp_path / "small.csv", index=False)
+    res = runner.invoke(
+        app, ["train", "popularity", "--data", str(tmp_path / "small.csv"), "--out", str(tmp_path / "p")]
+    )
+    _one_error_line(res, "small.csv", "needs at least 20")
