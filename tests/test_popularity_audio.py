@@ -87,3 +87,24 @@ def test_embedding_head_trains_and_predicts(tmp_path):
     assert json.loads((out / "model.json").read_text())["n_inputs"] == 400
     ranked = api.predict(out, songs=[tmp_path / "clips" / "clip0000.wav", tmp_path / "clips" / "clip0001.wav"])
     assert len(ranked) == 2 and ranked["hit_probability"].between(0, 1).all()
+
+
+def test_audio_training_reads_mels_from_an_extract_store(tmp_path):
+    from trackscope.api import extract
+    from trackscope.features.reader import FeatureStore
+    from trackscope.tasks.popularity_audio import clip_mel, mel_config, mels_for
+
+    labels = write_clips(tmp_path / "clips", 16, duration=3.0, seed=9)
+    paths = sorted((tmp_path / "clips").glob("*.wav"))
+    extract([tmp_path / "clips"], tmp_path / "store", what=("mel",), mel_window=3.0)
+    cfg = mel_config(clip_seconds=3.0)
+    x, ok, bad = mels_for(paths, cfg, store=tmp_path / "store")
+    assert len(ok) == 16 and not bad and x.shape == (16, 1, 128, cfg["n_frames"])
+    # The store's mels are the same log-mels the private cache would compute (float16 storage aside).
+    np.testing.assert_allclose(x[0, 0].astype(np.float32), clip_mel(paths[0], cfg), atol=0.1)
+    metrics = api.train_popularity(
+        audio=tmp_path / "clips", labels=labels, models=["dummy", "mlp"], epochs=1, out=tmp_path / "m",
+        clip_seconds=3.0, store=tmp_path / "store",
+    )  # fmt: skip
+    assert metrics["training"]["store"] == str(tmp_path / "store")
+    assert len(FeatureStore(tmp_path / "store").index()) == 16  # no duplicate entries after reuse

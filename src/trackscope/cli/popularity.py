@@ -39,7 +39,10 @@ def train_popularity(
     no_metadata: bool = typer.Option(False, "--no-metadata", help="Leave release year/month and explicit out."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs of the audio networks (default 30)."),
     store: Path | None = typer.Option(
-        None, "--store", help="Feature store for mels (default: OUT.work/store, beside the model folder)."
+        None,
+        "--store",
+        help="A `trackscope extract` store to read mels from (files it lacks are added), or a folder for the "
+        "work cache (default: OUT.work/store, beside the model folder).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),

@@ -54,8 +54,15 @@ def clip_mel(path: Any, cfg: dict[str, Any]) -> np.ndarray:
 def mels_for(
     paths: Sequence[Path], cfg: dict[str, Any], *, store: Any, progress: Callable[[int, int], None] | None = None
 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-    """Mels of many files through the content-addressed store: ``(array (n, 1, mels, frames) float16, ok, bad)``."""
+    """Mels of many files through the content-addressed store: ``(array (n, 1, mels, frames) float16, ok, bad)``.
+
+    ``store`` may be a ``trackscope extract`` feature store: when its mel configuration fits (22.05 kHz, 128 bands,
+    the centre ``clip_seconds``), mels are read from it and missing files are added to it, so one extraction serves
+    every experiment. Any other folder is used as a private cache."""
     from trackscope.features.cache import ClipCache, config_hash, file_sha256
+
+    if store is not None and _is_extract_store(store, cfg):
+        return _mels_from_extract_store(paths, cfg, Path(store), progress)
 
     cache = ClipCache(store, namespace="mels") if store is not None else None
     tag = config_hash({"what": "popularity-mel", **cfg})
@@ -76,6 +83,34 @@ def mels_for(
             bad.append((str(p), str(getattr(err, "reason", err))))
         if progress is not None:
             progress(i + 1, len(paths))
+    shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
+    return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
+
+
+def _is_extract_store(store: Any, cfg: dict[str, Any]) -> bool:
+    from trackscope.constants import N_MELS, SAMPLE_RATE
+
+    return (Path(store) / "store.json").is_file() and cfg["n_mels"] == N_MELS and cfg["sr"] == SAMPLE_RATE
+
+
+def _mels_from_extract_store(
+    paths: Sequence[Path], cfg: dict[str, Any], store: Path, progress: Callable[[int, int], None] | None
+) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+    from trackscope.errors import TrackscopeError
+    from trackscope.features.reader import FeatureStore
+    from trackscope.features.store import extract
+
+    summary = extract(list(paths), store, what=("mel",), sr=cfg["sr"], mel_window=cfg["clip_seconds"],
+                      progress=progress)  # fmt: skip
+    reasons = {str(Path(f["path"]).resolve()): f["reason"] for f in summary.get("failures", [])}
+    fs = FeatureStore(store)
+    out, ok, bad = [], [], []
+    for i, p in enumerate(paths):
+        try:
+            out.append(fs.mel(Path(p).resolve(), frames=cfg["n_frames"]).astype(np.float16))
+            ok.append(i)
+        except TrackscopeError as err:
+            bad.append((str(p), reasons.get(str(Path(p).resolve()), err.reason)))
     shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
     return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
 
