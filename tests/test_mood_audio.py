@@ -33,8 +33,9 @@ def trained(tmp_path_factory):
     import os
 
     root = tmp_path_factory.mktemp("moodaudio")
-    old = os.environ.get("TRACKSCOPE_CACHE")
-    os.environ["TRACKSCOPE_CACHE"] = str(root / "cache")
+    # A private clip-feature cache (the musicnn weights stay in the shared cache: fetched once, not per test run).
+    old = os.environ.get("TRACKSCOPE_FEATURE_CACHE")
+    os.environ["TRACKSCOPE_FEATURE_CACHE"] = str(root / "cache")
     try:
         from trackscope.api import train_mood
 
@@ -52,9 +53,9 @@ def trained(tmp_path_factory):
         yield root, metrics
     finally:
         if old is None:
-            os.environ.pop("TRACKSCOPE_CACHE", None)
+            os.environ.pop("TRACKSCOPE_FEATURE_CACHE", None)
         else:
-            os.environ["TRACKSCOPE_CACHE"] = old
+            os.environ["TRACKSCOPE_FEATURE_CACHE"] = old
 
 
 def test_planted_styles_are_learned_under_grouped_cv(trained):

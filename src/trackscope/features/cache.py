@@ -2,7 +2,8 @@
 
 Key = sha256 of the file bytes + a short hash of the configuration that produced the features, so a changed
 configuration recomputes and a renamed file does not. Entries are written to a temp file and renamed: a crash never
-leaves a corrupt entry. Location: ``$TRACKSCOPE_CACHE/clipfeatures`` or the user cache directory.
+leaves a corrupt entry. Location: ``$TRACKSCOPE_FEATURE_CACHE/clipfeatures``, else ``clipfeatures`` in trackscope's
+cache folder (``$TRACKSCOPE_CACHE`` or the user cache directory).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any
 
 
 def cache_root() -> Path:
-    env = os.environ.get("TRACKSCOPE_CACHE")
+    """Root of the clip-feature cache: ``$TRACKSCOPE_FEATURE_CACHE``, else trackscope's cache folder
+    (:func:`trackscope._paths.cache_dir`)."""
+    env = os.environ.get("TRACKSCOPE_FEATURE_CACHE")
     if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+        return Path(env).expanduser()
+    from trackscope._paths import cache_dir
 
-    return Path(user_cache_dir("trackscope"))
+    return cache_dir()
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

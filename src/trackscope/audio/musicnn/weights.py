@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from trackscope._paths import ENV_CACHE  # noqa: F401 — re-exported: the cache variable's name
 from trackscope.errors import ModelError, TrackscopeError
 
 SDIST_NAME = "musicnn-0.1.0.tar.gz"
@@ -29,7 +30,6 @@ SDIST_REQUIREMENT = "musicnn==0.1.0"
 # sha256 of musicnn-0.1.0.tar.gz as served by PyPI (observed 2026-11-21; PyPI files are immutable).
 SDIST_SHA256 = "674ccc1fb638e6894f99197cfc2794b90d96444292ea28cedee96de0f74c4abd"
 MODELS: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
-ENV_CACHE = "TRACKSCOPE_CACHE"
 ENV_SDIST = "TRACKSCOPE_MUSICNN_SDIST"
 _SUBDIR = "musicnn-0.1.0"
 _HELP = (
@@ -40,12 +40,9 @@ _HELP = (
 
 def cache_dir() -> Path:
     """trackscope's cache folder: ``$TRACKSCOPE_CACHE`` or the platform's user cache dir."""
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+    from trackscope._paths import cache_dir as _cache_dir
 
-    return Path(platformdirs.user_cache_dir("trackscope"))
+    return _cache_dir()
 
 
 def weights_dir() -> Path:
