@@ -171,3 +171,24 @@ def test_missing_columns_name_the_column(trained, tmp_path):
     assert m["data"]["features"] == feats and m["data"]["metadata_features"] == []
     with pytest.raises(ModelError, match="table model"):
         api.predict(out, songs=["x.wav"])
+
+
+def test_subgenre_is_one_hot_metadata_and_required_by_the_model(tmp_path):
+    from trackscope.tasks.popularity_data import metadata_features, metadata_source
+
+    frame = make_table(400, seed=3, planted=False)
+    rng = np.random.default_rng(3)
+    frame["playlist_subgenre"] = rng.choice(["trap", "gangster rap", "hip hop"], size=len(frame))
+    # Popularity carried by the subgenre alone: only the one-hot metadata can learn it.
+    frame["track_popularity"] = np.where(frame["playlist_subgenre"] == "trap", 70, 20) + rng.integers(0, 10, len(frame))
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    metrics = api.train_popularity(data=tmp_path / "t.csv", models=["dummy", "logreg"], out=tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert "subgenre=trap" in meta["metadata_features"] and "subgenre" in meta["required_columns"]
+    assert metrics["models"]["logreg"]["holdout_roc_auc"] > 0.95
+    assert metadata_source("subgenre=trap") == "subgenre" and metadata_source("release_year") == "release_date"
+    codes = metadata_features(frame.rename(columns={"playlist_subgenre": "subgenre"}))
+    assert codes.filter(like="subgenre=").sum(axis=1).eq(1).all()
+    frame.drop(columns=["playlist_subgenre"]).to_csv(tmp_path / "lacks.csv", index=False)
+    with pytest.raises((TableError, ModelError), match="subgenre"):
+        api.predict(tmp_path / "m", data=tmp_path / "lacks.csv")

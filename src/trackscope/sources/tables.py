@@ -44,6 +44,10 @@ ALIASES: dict[str, str] = {
     "artists": "artist",
     "track_album_name": "album",
     "album_name": "album",
+    "playlist_genre": "genre",
+    "track_genre": "genre",
+    "playlist_subgenre": "subgenre",
+    "track_subgenre": "subgenre",
 }
 
 _UNNAMED = re.compile(r"^(unnamed(:\s*\d+)?(_level_\d+)?|index|level_0)?$")

@@ -35,6 +35,39 @@ METADATA_FEATURES = {
     "explicit": "explicit",
 }
 
+# Categorical metadata, one-hot encoded as "<column>=<value>" features: the style an artist would file a song under.
+# (In playlist-built tables like TidyTuesday's it comes from the playlist a track was found in.)
+CATEGORICAL_COLUMNS = ("genre", "subgenre")
+MAX_CATEGORIES = 30  # the most frequent values of a column; rarer ones share all-zero codes
+MIN_CATEGORY_ROWS = 5
+
+
+def metadata_source(feature: str) -> str:
+    """The table column a metadata feature is computed from (``"subgenre=trap"`` → ``"subgenre"``)."""
+    return METADATA_FEATURES.get(feature, feature.split("=", 1)[0])
+
+
+def _categorical(frame: Any, wanted: Any, out: Any) -> None:
+    import pandas as pd
+
+    for col in CATEGORICAL_COLUMNS:
+        if wanted is not None:
+            values = [w.split("=", 1)[1] for w in wanted if w.startswith(f"{col}=")]
+        elif col in frame.columns:
+            counts = frame[col].dropna().astype(str).str.strip().value_counts()
+            values = [v for v, n in counts.head(MAX_CATEGORIES).items() if n >= MIN_CATEGORY_ROWS]
+            values = values if len(values) >= 2 else []  # one value everywhere carries no information
+        else:
+            values = []
+        if not values:
+            continue
+        text = frame[col].astype(str).str.strip() if col in frame.columns else None
+        codes = {}
+        for v in values:
+            codes[f"{col}={v}"] = (text == v).astype(float) if text is not None else float("nan")
+        out[list(codes)] = pd.DataFrame(codes, index=frame.index)
+
+
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2}))?")
 
 
@@ -211,4 +244,5 @@ def metadata_features(frame: Any, wanted: Any = None) -> Any:
         ex = parse_explicit(frame["explicit"].tolist())
         if keep_empty or np.isfinite(ex).any():
             out["explicit"] = ex
+    _categorical(frame, wanted, out)
     return out

@@ -106,7 +106,7 @@ def load_table(data: Any, *, target: str, features: Sequence[str] | None, metada
         "dedupe": {**counts, "missing_dropped": table.stats["missing_dropped"], "rows": len(frame)},
         "features": feats,
         "metadata_features": meta_cols,
-        "required_columns": feats + sorted({pdata.METADATA_FEATURES[c] for c in meta_cols}),
+        "required_columns": feats + sorted({pdata.metadata_source(c) for c in meta_cols}),
         "target": target_c,
         "group_column": group_c,
     }
