@@ -29,6 +29,17 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~_MODE
 
 
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks: the content key of caches, stores and model files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
     """Check (and create) a folder that results go into: an existing *file* of that name is bad input."""
     from trackscope.errors import TrackscopeError

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from trackscope._atomic import file_sha256  # noqa: F401 — re-exported: callers hash files through this module
+
 
 def cache_root() -> Path:
     """Root of the clip-feature cache: ``$TRACKSCOPE_FEATURE_CACHE``, else trackscope's cache folder
@@ -24,14 +26,6 @@ def cache_root() -> Path:
     from trackscope._paths import cache_dir
 
     return cache_dir()
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -12,7 +12,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trackscope._atomic import TMP_PREFIX, write_bytes, write_frame  # temp files start with TMP_PREFIX; swept later
+from trackscope._atomic import (  # temp files start with TMP_PREFIX; swept later
+    TMP_PREFIX,
+    file_sha256,
+    write_bytes,
+    write_frame,
+)
 from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
 
 if TYPE_CHECKING:
@@ -28,15 +33,6 @@ __all__ = [
     "init_worker",
     "compute",
 ]
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ Folders are written to a temporary sibling and renamed into place, so a crash ne
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -35,12 +34,11 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.", "trackscope.", "builtins.", "collections.")
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file (hex); see :func:`trackscope._atomic.file_sha256`."""
+    from trackscope._atomic import file_sha256
+
+    return file_sha256(path)
 
 
 def resolve_model_path(path: str | Path) -> Path:
