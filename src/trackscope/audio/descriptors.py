@@ -137,8 +137,9 @@ def describe(y: np.ndarray, sr: int = SAMPLE_RATE, **kwargs: Any) -> dict[str, f
 
     Keywords: ``key_profile`` ("krumhansl" or "temperley"); ``mono_as`` ("dual": loudness as if ``y`` played on
     both channels of a stereo file, what a stereo song downmixed to mono reads; "single": BS.1770's one channel,
-    3.01 dB lower); ``n_fft``, ``hop_length``, ``n_mels`` of the shared STFT. Silence gives finite values (key −1,
-    tempo 0, loudness −70 LUFS) and no warnings.
+    3.01 dB lower); ``side``: the side signal (L−R)/2 of a stereo source (``load_audio(..., side=True).side``), for
+    exact two-channel BS.1770 loudness; ``n_fft``, ``hop_length``, ``n_mels`` of the shared STFT. Silence gives
+    finite values (key −1, tempo 0, loudness −70 LUFS) and no warnings.
 
     Examples
     --------
@@ -159,6 +160,7 @@ def describe_with_mel(
     n_mels: int = N_MELS,
     key_profile: str = "krumhansl",
     mono_as: str = "dual",
+    side: np.ndarray | None = None,
 ) -> tuple[dict[str, float], np.ndarray]:
     """:func:`describe` plus the mel power spectrogram (n_mels, frames) float32 it computed on the way — equal to
     :func:`trackscope.audio.mel.melspectrogram` of ``y`` — so a caller that needs both pays for one STFT."""
@@ -216,7 +218,7 @@ def describe_with_mel(
         fps = sr / hop_length
         tempo, conf = rhythm.tempo(env, fps)
         out["tempo"], out["tempo_confidence"] = tempo, conf
-        lufs, lra = integrated_loudness(y, sr, mono_as=mono_as)
+        lufs, lra = integrated_loudness(y, sr, mono_as=mono_as, side=side)
         out["loudness_lufs"], out["loudness_range"] = lufs, lra
         peak = max(float(y.max()), -float(y.min()))
         out["peak_dbfs"] = float(20 * np.log10(peak)) if peak > 1e-6 else -120.0
@@ -260,4 +262,5 @@ def describe_file(path: Any, *, sr: int = SAMPLE_RATE, **kwargs: Any) -> dict[st
     """:func:`describe` of a whole file (decoded with :func:`trackscope.audio.io.load_audio`)."""
     from trackscope.audio.io import load_audio
 
-    return describe(load_audio(path, sr=sr).samples, sr, **kwargs)
+    audio = load_audio(path, sr=sr, side=True)
+    return describe(audio.samples, sr, side=audio.side, **kwargs)

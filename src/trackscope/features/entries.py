@@ -104,7 +104,8 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
 
     sr = job["sr"]
     with _quiet_stderr():  # libmpg123 prints resync notes for damaged mp3s straight to fd 2
-        audio = load_audio(job["path"], sr=sr)
+        # The side signal only when descriptors are asked for: it makes their loudness the exact stereo BS.1770 value.
+        audio = load_audio(job["path"], sr=sr, side=job["desc_file"] is not None)
     y = audio.samples
     facts = {
         "duration": audio.duration,
@@ -114,7 +115,8 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
     }
     mel_full = None
     if job["desc_file"] is not None:
-        desc, mel_full = describe_with_mel(y, sr)
+        desc, mel_full = describe_with_mel(y, sr, side=audio.side)
+        audio.side = None  # free it before the mel work
         payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
         atomic_write_bytes(Path(job["desc_file"]), json.dumps(payload).encode())
     if job["mel_file"] is not None:

@@ -148,7 +148,8 @@ def extract(
 
     base = {"sr": int(sr), "n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "version": FEATURE_VERSION}
     mel_cfg = {"kind": "mel", **base, "window": float(mel_window or 0.0), "db": "power_to_db(ref=1,top_db=80)"}
-    desc_cfg = {"kind": "descriptors", **base}
+    # "loudness": stereo files are measured on both channels (BS.1770), not on the downmix; a new value recomputes.
+    desc_cfg = {"kind": "descriptors", **base, "loudness": "bs1770-channels"}
     mel_key, desc_key = config_hash(mel_cfg), config_hash(desc_cfg)
     for key, cfg in ((mel_key, mel_cfg), (desc_key, desc_cfg)):
         cfg_path = root / "configs" / f"{key}.json"

@@ -85,11 +85,11 @@ def song_features(path: str | Path, config: dict[str, Any], *, max_windows: int 
 
     path = Path(path)
     if max_windows == 1:
-        windows = [load_audio(path, sr=config["sr"], duration=config["window_s"], centre=True)]
+        windows = [load_audio(path, sr=config["sr"], duration=config["window_s"], centre=True, side=True)]
         starts = [max(0.0, (windows[0].total_duration or windows[0].duration) / 2 - windows[0].duration / 2)]
     else:
         windows, starts, t = [], [], 0.0
-        for w in iter_windows(path, sr=config["sr"], window=config["window_s"]):
+        for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True):
             if windows and w.duration < MIN_WINDOW_S:
                 break
             windows.append(w)
@@ -102,11 +102,19 @@ def song_features(path: str | Path, config: dict[str, Any], *, max_windows: int 
     names: list[str] = []
     vecs, tag_means, descs = [], [], []
     tags: list[str] = []
+    from trackscope.audio.loudness import integrated_loudness
+
     for w in windows:
         names, vec, side = window_vector(w.samples, w.sr, config)
         vecs.append(vec)
         tag_means.append(side["tag_mean"])
         tags = side["tags"]
+        # The model's inputs stay as trained (loudness of the downmix); the loudness *reported* for a stereo song
+        # is the exact two-channel BS.1770 value.
+        if w.side is not None:
+            side["desc"]["loudness_lufs"], side["desc"]["loudness_range"] = integrated_loudness(
+                w.samples, w.sr, side=w.side
+            )
         descs.append(side["desc"])
     total = float(getattr(windows[0], "total_duration", None) or sum(w.duration for w in windows))
     return SongFeatures(
