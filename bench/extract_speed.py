@@ -51,8 +51,8 @@ def ours(path: Path) -> dict:
     from trackscope.audio.io import load_audio
     from trackscope.audio.mel import power_to_db
 
-    a = load_audio(path, sr=SR, duration=CLIP, centre=True)
-    d, mel = describe_with_mel(a.samples, SR)
+    a = load_audio(path, sr=SR, duration=CLIP, centre=True, side=True)  # side: stereo BS.1770 loudness, as extract
+    d, mel = describe_with_mel(a.samples, SR, side=a.side)
     power_to_db(mel)
     return d
 

@@ -52,6 +52,9 @@ _TRUNCATION_TOLERANCE = 0.9
 
 # Frames decoded per read for long windows (~24 s at 44.1 kHz; 8 MB as stereo float32).
 _READ_BLOCK = 1 << 20
+# The side signal only feeds loudness (energies of 100-ms blocks): soxr's low-quality setting changes those by far
+# less than 0.01 dB and resamples ~2x faster than HQ (measured, 30-s stereo clip: 1.8 vs 3.3 ms).
+SIDE_QUALITY = "LQ"
 
 
 @dataclass
@@ -114,14 +117,14 @@ def _side(x: np.ndarray) -> np.ndarray:
     return s.astype(np.float32, copy=False)
 
 
-def _resample(y: np.ndarray, sr_in: int, sr: int) -> np.ndarray:
+def _resample(y: np.ndarray, sr_in: int, sr: int, quality: str = "HQ") -> np.ndarray:
     import numpy as np
 
     if sr_in == sr or y.size == 0:
         return np.ascontiguousarray(y, dtype=np.float32)
     import soxr
 
-    return soxr.resample(y, sr_in, sr, quality="HQ").astype(np.float32, copy=False)
+    return soxr.resample(y, sr_in, sr, quality=quality).astype(np.float32, copy=False)
 
 
 def _check_finite(y: np.ndarray, path: Any) -> None:
@@ -223,13 +226,15 @@ class _Source:
                 block = self.fh.read(frames=want, dtype="float32", always_2d=True)
                 mono = _downmix(block)
                 _check_finite(mono, self.path)
-                s = _resample(_side(block), self.sr, sr) if two else None
+                s = _resample(_side(block), self.sr, sr, quality=SIDE_QUALITY) if two else None
                 return _resample(mono, self.sr, sr), mono.size, s
             import soxr
 
             stream = None if self.sr == sr else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality="HQ")
             side_stream = (
-                None if self.sr == sr or not two else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality="HQ")
+                None
+                if self.sr == sr or not two
+                else soxr.ResampleStream(self.sr, sr, 1, dtype="float32", quality=SIDE_QUALITY)
             )
             parts, side_parts = [], []
             got = 0
