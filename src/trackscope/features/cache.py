@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,38 @@ class ClipCache:
 
         with atomic_path(self._path(key)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
+
+
+def cached_per_file(
+    paths: Sequence[str | Path],
+    tag: str,
+    compute: Callable[[Path], dict[str, Any]],
+    *,
+    cache: ClipCache | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict[str, Any]], list[int], list[tuple[str, str]]]:
+    """For each file: its arrays from ``cache`` (key = content sha256 + ``tag``) or ``compute(path)`` (then stored).
+
+    ``cache=None`` computes without storing. Returns ``(results, ok_indices, failures)``; a file that cannot be read
+    (``TrackscopeError`` or ``OSError``) becomes a ``(path, reason)`` failure and the batch goes on.
+    """
+    from trackscope.errors import TrackscopeError
+
+    results, ok, failures = [], [], []
+    for i, p in enumerate(paths):
+        try:
+            key = f"{file_sha256(p)}-{tag}"
+            hit = cache.get(key) if cache is not None else None
+            if hit is None:
+                hit = compute(Path(p))
+                if cache is not None:
+                    cache.put(key, hit)
+            results.append(hit)
+            ok.append(i)
+        except TrackscopeError as err:
+            failures.append((str(p), err.reason))
+        except OSError as err:
+            failures.append((str(p), str(err)))
+        if progress is not None:
+            progress(i + 1, len(paths))
+    return results, ok, failures

@@ -144,29 +144,16 @@ def clip_matrix(
     """
     import numpy as np
 
-    from trackscope.features.cache import ClipCache, config_hash, file_sha256
+    from trackscope.features.cache import ClipCache, cached_per_file, config_hash
 
-    cache = cache or ClipCache()
-    chash = config_hash({**config, "kind": "centre-clip"})
-    rows, kept, failures = [], [], []
-    names: list[str] | None = None
-    for i, p in enumerate(paths):
-        try:
-            key = f"{file_sha256(p)}-{chash}"
-            hit = cache.get(key)
-            if hit is None:
-                sf = song_features(p, config, max_windows=1)
-                hit = {"vector": sf.vectors[0], "names": np.array(sf.names)}
-                cache.put(key, hit)
-            names = names or [str(n) for n in hit["names"]]
-            rows.append(np.asarray(hit["vector"], dtype=np.float32))
-            kept.append(i)
-        except TrackscopeError as err:
-            failures.append((str(p), err.reason))
-        except OSError as err:
-            failures.append((str(p), str(err)))
-        if progress:
-            progress(i + 1, len(paths))
+    def compute(p: Path) -> dict[str, Any]:
+        sf = song_features(p, config, max_windows=1)
+        return {"vector": sf.vectors[0], "names": np.array(sf.names)}
+
+    tag = config_hash({**config, "kind": "centre-clip"})
+    hits, kept, failures = cached_per_file(paths, tag, compute, cache=cache or ClipCache(), progress=progress)
+    rows = [np.asarray(h["vector"], dtype=np.float32) for h in hits]
+    names = [str(n) for n in hits[0]["names"]] if hits else []
     if not rows:
         return np.zeros((0, 0), dtype=np.float32), [], [], failures
-    return np.stack(rows), names or [], kept, failures
+    return np.stack(rows), names, kept, failures

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
-from trackscope.errors import AudioError, ModelError, TrackscopeError
+from trackscope.errors import ModelError, TrackscopeError
 from trackscope.tasks import popularity_data as pdata
 
 AUDIO_MODELS: tuple[str, ...] = ("dummy", "mlp", "cnn1", "cnn2", "crnn", "embedding")
@@ -59,30 +59,17 @@ def mels_for(
     ``store`` may be a ``trackscope extract`` feature store: when its mel configuration fits (22.05 kHz, 128 bands,
     the centre ``clip_seconds``), mels are read from it and missing files are added to it, so one extraction serves
     every experiment. Any other folder is used as a private cache."""
-    from trackscope.features.cache import ClipCache, config_hash, file_sha256
+    from trackscope.features.cache import ClipCache, cached_per_file, config_hash
 
     if store is not None and _is_extract_store(store, cfg):
         return _mels_from_extract_store(paths, cfg, Path(store), progress)
 
     cache = ClipCache(store, namespace="mels") if store is not None else None
     tag = config_hash({"what": "popularity-mel", **cfg})
-    out, ok, bad = [], [], []
-    for i, p in enumerate(paths):
-        try:
-            key = f"{file_sha256(p)}-{tag}"
-            hit = cache.get(key) if cache is not None else None
-            if hit is None:
-                mel = clip_mel(p, cfg).astype(np.float16)
-                if cache is not None:
-                    cache.put(key, {"mel": mel})
-            else:
-                mel = hit["mel"]
-            out.append(mel)
-            ok.append(i)
-        except (AudioError, OSError) as err:
-            bad.append((str(p), str(getattr(err, "reason", err))))
-        if progress is not None:
-            progress(i + 1, len(paths))
+    hits, ok, bad = cached_per_file(
+        paths, tag, lambda p: {"mel": clip_mel(p, cfg).astype(np.float16)}, cache=cache, progress=progress
+    )
+    out = [h["mel"] for h in hits]
     shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
     return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
 
@@ -121,25 +108,16 @@ def embeddings_for(paths: Sequence[Path], *, store: Any) -> tuple[np.ndarray, li
         from trackscope.audio.musicnn import embed
     except ImportError:
         raise TrackscopeError("the embedding model needs trackscope's musicnn port, which is not installed") from None
-    from trackscope.features.cache import ClipCache, file_sha256
+    from trackscope.features.cache import ClipCache, cached_per_file
 
     cache = ClipCache(store, namespace="musicnn") if store is not None else None
-    out, ok, bad = [], [], []
-    for i, p in enumerate(paths):
-        try:
-            key = f"{file_sha256(p)}-msd-penultimate"
-            hit = cache.get(key) if cache is not None else None
-            if hit is None:
-                pen = embed(str(p))["penultimate"]
-                vec = np.concatenate([pen.mean(0), pen.std(0)]).astype(np.float32)
-                if cache is not None:
-                    cache.put(key, {"vec": vec})
-            else:
-                vec = hit["vec"]
-            out.append(vec)
-            ok.append(i)
-        except (AudioError, OSError) as err:
-            bad.append((str(p), str(getattr(err, "reason", err))))
+
+    def compute(p: Path) -> dict[str, Any]:
+        pen = embed(str(p))["penultimate"]
+        return {"vec": np.concatenate([pen.mean(0), pen.std(0)]).astype(np.float32)}
+
+    hits, ok, bad = cached_per_file(paths, "msd-penultimate", compute, cache=cache)
+    out = [h["vec"] for h in hits]
     return (np.stack(out) if out else np.zeros((0, 400), np.float32)), ok, bad
 
 
