@@ -1,16 +1,24 @@
-"""``embed``: musicnn's taggram and intermediate features for a song, per 3-s patch."""
+"""``embed``: musicnn's taggram and intermediate features for a song, per 3-s patch.
+
+Four published networks: the musicnn models (:mod:`.model`) and the VGG baselines (:mod:`.vgg`), each trained on
+the Million Song Dataset (MSD, 50 Last.fm tags) or MagnaTagATune (MTT, 50 tags); all take the same 187-frame patches.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from trackscope.errors import TrackscopeError
 
 DEFAULT_MODEL = "MSD_musicnn"
+MODEL_NAMES: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 # Patches per forward pass. On CPU a few at a time keep the intermediate maps in cache: 4 ran ~15–25 % faster than
-# 1, 2 or a whole 30-s clip (10 patches) at once (measured); a GPU wants large batches.
+# 1, 2 or a whole 30-s clip (10 patches) at once (measured); a GPU wants large batches. The VGG's first maps are
+# ~4× larger per patch: 2 at a time ran fastest there (14.7 ms a patch vs 17.0 at 4 and 23.4 at 8, one thread).
 CPU_BATCH_SIZE = 4
+VGG_CPU_BATCH_SIZE = 2
 GPU_BATCH_SIZE = 64
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
@@ -24,42 +32,81 @@ def _device(device: Any = None):
     return torch.device(device)
 
 
+def check_model(model: str) -> str:
+    """``model`` if it names one of :data:`MODEL_NAMES`, else a :class:`TrackscopeError` listing them."""
+    if model not in MODEL_NAMES:
+        raise TrackscopeError(f"unknown musicnn model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+    return model
+
+
+def model_outputs(model: str) -> tuple[str, ...]:
+    """Names of the per-patch arrays that ``model`` returns (``taggram`` first)."""
+    from trackscope.audio.musicnn import model as musicnn_model
+    from trackscope.audio.musicnn import vgg
+
+    return vgg.OUTPUTS if check_model(model) in vgg.VGG_MODELS else musicnn_model.OUTPUTS
+
+
 def get_model(model: str = DEFAULT_MODEL, device: Any = None):
     """The PyTorch musicnn ``model`` on ``device``, loaded once per process (weights fetched on first use)."""
-    from trackscope.audio.musicnn.model import MODELS, build_model
+    from trackscope.audio.musicnn.model import build_model
+    from trackscope.audio.musicnn.vgg import VGG_MODELS, build_vgg
     from trackscope.audio.musicnn.weights import load_weights
 
-    if model not in MODELS:
-        raise TrackscopeError(f"unknown musicnn model {model!r}; choose one of {', '.join(MODELS)}")
+    check_model(model)
     dev = _device(device)
     key = (model, str(dev))
     with _LOCK:
         if key not in _MODELS:
-            _MODELS[key] = build_model(load_weights(model), model).to(dev)
+            build = build_vgg if model in VGG_MODELS else build_model
+            _MODELS[key] = build(load_weights(model), model).to(dev)
         return _MODELS[key]
 
 
-def embed_patches(patches: Any, model: str = DEFAULT_MODEL, device: Any = None, batch_size: int | None = None):
-    """musicnn outputs for ready-made log-mel patches (n × 187 × 96): dict of numpy arrays, plus ``tags``."""
+def _wanted(model: str, layers: Sequence[str] | None) -> tuple[str, ...]:
+    outputs = model_outputs(model)
+    if layers is None:
+        return outputs
+    if isinstance(layers, str):
+        layers = [layers]
+    unknown = [name for name in layers if name not in outputs]
+    if unknown:
+        raise TrackscopeError(f"{model} has no output {unknown[0]!r}; its outputs are {', '.join(outputs)}")
+    return tuple(dict.fromkeys(layers))
+
+
+def embed_patches(
+    patches: Any,
+    model: str = DEFAULT_MODEL,
+    device: Any = None,
+    batch_size: int | None = None,
+    layers: Sequence[str] | None = None,
+):
+    """musicnn outputs for ready-made log-mel patches (n × 187 × 96): dict of numpy arrays, plus ``tags``.
+
+    ``layers`` limits the arrays returned (default: all of the model's outputs, see :func:`embed`).
+    """
     import numpy as np
     import torch
 
-    from trackscope.audio.musicnn.model import OUTPUTS
+    from trackscope.audio.musicnn.vgg import VGG_MODELS
 
+    outputs = _wanted(model, layers)
     net = get_model(model, device)
     dev = next(iter(net.buffers())).device
     x = np.asarray(patches, dtype=np.float32)
     if x.ndim != 3 or x.shape[2] != 96 or x.shape[0] == 0:
         raise TrackscopeError(f"musicnn patches must have shape (n, frames, 96), got {x.shape}")
     if batch_size is None:
-        batch_size = CPU_BATCH_SIZE if dev.type == "cpu" else GPU_BATCH_SIZE
+        cpu_batch = VGG_CPU_BATCH_SIZE if model in VGG_MODELS else CPU_BATCH_SIZE
+        batch_size = cpu_batch if dev.type == "cpu" else GPU_BATCH_SIZE
     if batch_size < 1:
         raise TrackscopeError(f"batch_size must be at least 1, got {batch_size}")
-    parts: dict[str, list] = {k: [] for k in OUTPUTS}
+    parts: dict[str, list] = {k: [] for k in outputs}
     with torch.inference_mode():
         for start in range(0, x.shape[0], batch_size):
             out = net(torch.from_numpy(x[start : start + batch_size]).to(dev))
-            for k in OUTPUTS:
+            for k in outputs:
                 parts[k].append(out[k].float().cpu().numpy())
     result: dict[str, Any] = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
     result["tags"] = list(net.tags)
@@ -72,6 +119,7 @@ def embed(
     model: str = DEFAULT_MODEL,
     device: Any = None,
     batch_size: int | None = None,
+    layers: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """musicnn's tag probabilities and intermediate features for every 3-s patch of a song.
 
@@ -79,17 +127,25 @@ def embed(
     ----------
     path_or_array : an audio file, or an array of samples ((n,), (n, channels) or (channels, n)).
     sr : the array's sample rate (required for arrays; files are resampled to 16 kHz).
-    model : ``"MSD_musicnn"`` (Million Song Dataset tags) or ``"MTT_musicnn"`` (MagnaTagATune tags).
+    model : ``"MSD_musicnn"`` (Million Song Dataset tags), ``"MTT_musicnn"`` (MagnaTagATune tags), or the VGG
+        baselines trained on the same tags, ``"MSD_vgg"`` and ``"MTT_vgg"``.
     device : a torch device; default CUDA when available, else CPU.
-    batch_size : patches per forward pass (default 4 on CPU, 64 on a GPU).
+    batch_size : patches per forward pass (default 4 on CPU — 2 for the VGGs —, 64 on a GPU).
+    layers : the outputs to return (default all; e.g. ``["taggram", "pool5"]`` keeps a long song's VGG maps, ~3 MB a
+        patch, out of memory).
 
     Returns
     -------
     dict with numpy float32 arrays, one row per non-overlapping 3-s patch (187 frames; a trailing remainder
-    is dropped as in musicnn; audio shorter than 3 s is repeated to fill one patch):
-    ``taggram`` (n, 50) sigmoid tag probabilities, ``timbral`` (n, 187, 408), ``temporal`` (n, 187, 153),
-    ``cnn1``/``cnn2``/``cnn3`` (n, 187, 64), ``mean_pool``/``max_pool`` (n, 753), ``penultimate`` (n, 200);
-    ``tags`` the 50 tag names and ``patches`` the log-mel input (n, 187, 96).
+    is dropped as in musicnn; audio shorter than 3 s is repeated to fill one patch), ``tags`` the 50 tag names and
+    ``patches`` the log-mel input (n, 187, 96). Always ``taggram`` (n, 50) sigmoid tag probabilities; then
+
+    - musicnn models: ``timbral`` (n, 187, 408), ``temporal`` (n, 187, 153), ``cnn1``/``cnn2``/``cnn3``
+      (n, 187, 64), ``mean_pool``/``max_pool`` (n, 753), ``penultimate`` (n, 200);
+    - VGG models: the max-pooled maps after each 3 × 3 convolution, named as musicnn's extractor names them, in
+      TensorFlow's (time, band, channel) order: ``pool1`` (n, 92, 48, 128), ``pool2`` (n, 46, 24, 128), ``pool3``
+      (n, 23, 12, 128), ``pool4`` (n, 11, 6, 128), ``pool5`` (n, 2, 1, 128) — pool5 flattened is the 256-d input of
+      the tag layer. (musicnn's extractor returns them with the patches stacked along the time axis instead.)
 
     The first call downloads musicnn's weights from PyPI once (see :mod:`trackscope.audio.musicnn.weights`).
 
@@ -101,9 +157,8 @@ def embed(
     """
     from trackscope.audio.musicnn.frontend import load, spectrogram_patches
 
-    if model not in ("MSD_musicnn", "MTT_musicnn"):
-        raise TrackscopeError(f"unknown musicnn model {model!r}; choose MSD_musicnn or MTT_musicnn")
+    _wanted(model, layers)  # a bad model or layer name fails before any audio is read
     patches = spectrogram_patches(load(path_or_array, sr))
-    result = embed_patches(patches, model=model, device=device, batch_size=batch_size)
+    result = embed_patches(patches, model=model, device=device, batch_size=batch_size, layers=layers)
     result["patches"] = patches
     return result
