@@ -287,3 +287,27 @@ def test_low_rank_factoring_is_exact(ref_patches):
         a_out, b_out = fast(x), plain(x)
     for k in ("taggram", "penultimate", "mean_pool", "max_pool", "timbral", "temporal", "cnn3"):
         np.testing.assert_allclose(a_out[k].numpy(), b_out[k].numpy(), rtol=1e-5, atol=2e-4, err_msg=k)
+
+
+def test_onednn_gemm_path_matches_the_portable_path(ref_patches, monkeypatch):
+    """The CPU fast path (oneDNN GEMMs for the timbral expansion and the mid end) and the portable path (what a GPU
+    or a torch build without oneDNN runs) give the same numbers, factorised or not."""
+    import torch
+
+    from trackscope.audio.musicnn import model as M
+    from trackscope.audio.musicnn.weights import load_weights
+
+    if M._onednn_linear() is None:
+        pytest.skip("this torch build has no oneDNN linear")
+    w = load_weights("MSD_musicnn")
+    x = torch.from_numpy(np.concatenate([ref_patches["loud"], ref_patches["loud"][:, ::-1]]))
+    for factorize in (True, False):
+        net = M.build_model(w, factorize=factorize)
+        with torch.inference_mode():
+            fast = net(x)
+            monkeypatch.setattr(M, "_ONEDNN", [None])
+            portable = net(x)
+            monkeypatch.undo()
+        for k in M.OUTPUTS:
+            assert fast[k].shape == portable[k].shape, k
+            np.testing.assert_allclose(fast[k].numpy(), portable[k].numpy(), rtol=1e-5, atol=2e-4, err_msg=k)
