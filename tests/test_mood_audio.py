@@ -144,6 +144,8 @@ def test_analyze_cli_json_purity_and_bad_model(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["songs"][0]["mood"] == "Q3"
+    assert data["songs"][0]["unusual"] is False and 0 <= data["songs"][0]["novelty"] <= 1
+    assert {"novelty", "unusual"} <= set(data["songs"][0]["windows"][0])
     bad = subprocess.run(
         [sys.executable, "-m", "trackscope", "analyze", str(clip), "--mood-model", str(tmp_path / "nope")],
         capture_output=True,
@@ -167,6 +169,37 @@ def test_demo_analyses_synthesised_clips_with_the_builtin_model(tmp_path):
     assert len(long_song["windows"]) == 3
     assert all(-1 <= s["arousal"] <= 1 and -1 <= s["valence"] <= 1 for s in data["songs"])
     assert (tmp_path / "demo" / "analysis" / "report.html").is_file()
+
+
+def test_audio_unlike_the_training_clips_is_flagged(trained, tmp_path):
+    """White noise gets a mood from any classifier; the novelty score says it is unlike the training clips."""
+    import numpy as np
+
+    from trackscope.models.persist import load_model_dir
+    from trackscope.tasks.mood_audio import predict_song
+
+    root, _ = trained
+    md = load_model_dir(root / "model")
+    assert "novelty.safetensors" in md.meta["files"]
+    noise = np.random.default_rng(0).standard_normal(8 * 22050).astype(np.float32) * 0.2
+    res = predict_song(md, write_wav(tmp_path / "noise.wav", noise))
+    assert res["song"]["unusual"] is True and res["song"]["novelty"] > 0.99
+    assert all(w["unusual"] for w in res["windows"])
+    like = predict_song(md, write_wav(tmp_path / "calm.wav", style_clip("calm", 8.0, seed=41)))
+    assert like["song"]["unusual"] is False and like["song"]["novelty"] < 0.99
+
+
+def test_builtin_mood_model_flags_noise(tmp_path):
+    import numpy as np
+
+    from trackscope.models.persist import load_model_dir
+    from trackscope.tasks.mood_audio import predict_song
+
+    md = load_model_dir("builtin:mood")
+    assert "novelty.safetensors" in md.meta["files"]
+    noise = (np.random.default_rng(1).standard_normal(10 * 22050) * 0.1).astype(np.float32)
+    res = predict_song(md, write_wav(tmp_path / "noise.wav", noise))
+    assert res["song"]["unusual"] is True and res["song"]["novelty"] == 1.0
 
 
 def test_builtin_mood_model_is_the_quadrant_model():

@@ -72,6 +72,8 @@ def show(result: dict) -> None:
         mood = s["mood_words"] if s["mood_words"] != s["mood"] else s["mood"]
         if wide and s["mood"] is not None and mood != s["mood"]:
             mood = f"{mood} ({s['mood']})"
+        if s.get("unusual"):  # unlike the model's training music: the mood is a guess
+            mood = f"{mood} ?"
         table.add_row(
             s["name"],
             mood,
@@ -86,6 +88,12 @@ def show(result: dict) -> None:
             *([", ".join(t["tag"] for t in s["top_tags"][:2])] if wide else []),
         )
     con.print(table)
+    unusual = sum(1 for s in result["songs"] if s.get("unusual"))
+    if unusual:
+        con.print(
+            f"? {unusual} song(s) sound unlike the music the mood model learnt from (novelty > 0.99): "
+            "treat their mood as a guess."
+        )
     for fail in result["failures"]:
         con.print(f"[red]failed[/red] {fail['path']}: {fail['reason']}")
     outputs = result.get("outputs", {})

@@ -131,6 +131,8 @@ class ModelWriter:
         from trackscope._atomic import default_mode
 
         os.chmod(self._tmp, default_mode(directory=True))  # mkdtemp makes 0700 folders
+        for p in self._tmp.rglob("*"):  # and some writers (safetensors) make 0600 files
+            os.chmod(p, default_mode(directory=p.is_dir()))
         os.replace(self._tmp, self.out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

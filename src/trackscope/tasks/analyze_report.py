@@ -110,6 +110,7 @@ def build_report(result: dict[str, Any]) -> Any:
         "mood",
         "mood_words",
         "confidence",
+        "novelty",
         "arousal",
         "valence",
         "hit_potential",
@@ -136,6 +137,12 @@ def build_report(result: dict[str, Any]) -> Any:
             rep.add_text(f"silent: no mood; top tags: {tags}")
         else:
             rep.add_text(f"{s['mood']} ({s['mood_words']}), confidence {s['confidence']:.2f}; top tags: {tags}")
+            if s.get("unusual"):
+                rep.add_text(
+                    f"This audio is unlike the music the mood model learnt from (novelty {s['novelty']:.3f}): "
+                    "treat the mood as a guess.",
+                    note=True,
+                )
         try:
             rep.add_figure(song_figure(s, classes), dpi=SONG_FIGURE_DPI)
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report

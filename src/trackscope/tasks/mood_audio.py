@@ -137,6 +137,9 @@ def train(
     oof = cross_val_predict(clone(best_est), x, y, groups=groups, cv=cv)
     oof_metrics = classification_metrics(list(y), list(oof), list(classes))
     final = clone(best_est).fit(x, y)
+    from trackscope.models import novelty
+
+    novelty_arrays = novelty.fit(x, seed=seed) if x.shape[0] >= 2 * novelty.FOLDS else None
     metrics = _metrics_dict(
         data=data,
         labels_path=Path(labels),
@@ -154,7 +157,15 @@ def train(
     from trackscope.tasks.mood_audio_report import write_audio_model
 
     write_audio_model(
-        out, final, metrics, names=names, config=config, classes=list(classes), label=label, id_column=id_column
+        out,
+        final,
+        metrics,
+        names=names,
+        config=config,
+        classes=list(classes),
+        label=label,
+        id_column=id_column,
+        novelty=novelty_arrays,
     )
     return metrics
 
@@ -228,6 +239,20 @@ def _load(md: Any) -> tuple[Any, list[str], dict[str, Any]]:
     if md.input != "audio":
         raise ModelError("not an audio mood model", path=md.path)
     return md.load_sklearn("pipeline"), list(md.meta["classes"]), dict(md.meta["features"])
+
+
+def _novelty(md: Any) -> dict[str, Any] | None:
+    """The model's novelty arrays (:mod:`trackscope.models.novelty`), or None for a model saved without them."""
+    if "novelty.safetensors" not in md.meta.get("files", {}):
+        return None
+    from trackscope.models import novelty
+
+    arrays = md.load_tensors("novelty")
+    try:
+        novelty.check(arrays, len(md.meta.get("feature_names", [])))
+    except ValueError as err:
+        raise ModelError(f"novelty.safetensors: {err}", path=md.path) from None
+    return arrays
 
 
 def _check_names(md: Any, names: Sequence[str]) -> None:
@@ -338,6 +363,17 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
         {"start": s, "duration": d, **mood_columns(classes, p)}
         for s, d, p in zip(sf.starts, sf.durations, proba, strict=True)
     ]
+    arrays = _novelty(md)
+    if arrays is not None:
+        from trackscope.models import novelty
+
+        dist = novelty.distance(arrays, sf.vectors)
+        ref = np.asarray(arrays["reference"])
+        scores = np.searchsorted(ref, dist, side="right") / len(ref)
+        song_score = float(np.searchsorted(ref, float((dist * weights).sum()), side="right") / len(ref))
+        for target, value in ((song, song_score), *zip(windows, scores.tolist(), strict=True)):
+            target["novelty"] = round(float(value), 4)
+            target["unusual"] = bool(value > novelty.UNUSUAL)
     return {"song": song, "windows": windows, "features": sf}
 
 

@@ -17,6 +17,7 @@ def write_audio_model(
     label: str,
     id_column: str,
     card_extra: str = "",
+    novelty: dict[str, Any] | None = None,
 ) -> Path:
     from trackscope.models.persist import ModelWriter
 
@@ -33,6 +34,8 @@ def write_audio_model(
     writer = ModelWriter(Path(out), meta)
     try:
         writer.add_sklearn("pipeline", pipeline)
+        if novelty is not None:  # how unlike the training clips an input is (trackscope.models.novelty)
+            writer.add_tensors("novelty", novelty)
         writer.add_json("metrics.json", metrics)
         writer.add_text("model_card.md", model_card(metrics, card_extra))
         report(metrics).write(writer.folder / "report.html")
