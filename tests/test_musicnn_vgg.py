@@ -86,7 +86,8 @@ def _plain_vgg(weights: dict, x: np.ndarray) -> dict:
 
 def _random_vgg_weights(seed: int = 0) -> dict[str, np.ndarray]:
     """TF-named VGG weights with random values; half the batch-norm gammas negative (the pool-first shortcut's
-    hard case: a max of a decreasing map is a min)."""
+    hard case: a max of a decreasing map is a min) and, as in musicnn's checkpoints, some filters decayed to ~1e-30
+    (dead: the pruned network replaces them by constants)."""
     rng = np.random.default_rng(seed)
     w: dict[str, np.ndarray] = {}
 
@@ -99,7 +100,9 @@ def _random_vgg_weights(seed: int = 0) -> dict[str, np.ndarray]:
     bn_params("batch_normalization", 1)
     for i in range(5):
         c_in = 1 if i == 0 else 128
-        w[f"{i + 1}CNN/kernel"] = rng.normal(0, (9 * c_in) ** -0.5, (3, 3, c_in, 128)).astype(np.float32)
+        kernel = rng.normal(0, (9 * c_in) ** -0.5, (3, 3, c_in, 128))
+        kernel[..., rng.choice(128, 40 - 8 * i, replace=False)] *= 1e-30  # 40, 32, 24, 16, 8 dead filters
+        w[f"{i + 1}CNN/kernel"] = kernel.astype(np.float32)
         w[f"{i + 1}CNN/bias"] = rng.normal(0, 0.1, 128).astype(np.float32)
         bn_params(f"batch_normalization_{i + 1}", 128)
     w["dense/kernel"] = rng.normal(0, 256**-0.5, (256, 50)).astype(np.float32)
@@ -107,8 +110,9 @@ def _random_vgg_weights(seed: int = 0) -> dict[str, np.ndarray]:
     return w
 
 
-def test_vgg_shortcuts_equal_the_plain_order_with_negative_batch_norm_scales():
-    """Pooling before ReLU + batch norm (sign-flipped filters) and conv1 at band stride 2 change nothing."""
+def test_vgg_shortcuts_equal_the_plain_order_with_negative_batch_norm_scales_and_dead_filters():
+    """Pooling before ReLU + batch norm (sign-flipped filters), conv1 at band stride 2, strided-slice pooling and
+    dead filters replaced by constants give the plain float64 network's numbers, in every layout."""
     import torch
 
     from trackscope.audio.musicnn.vgg import build_vgg, pool_shapes
@@ -116,9 +120,10 @@ def test_vgg_shortcuts_equal_the_plain_order_with_negative_batch_norm_scales():
     w = _random_vgg_weights()
     x = np.random.default_rng(1).normal(2, 1, (3, 187, 96)).astype(np.float32)
     plain = _plain_vgg(w, x)
-    for channels_last in (True, False):
-        net = build_vgg(w, "MTT_vgg", channels_last=channels_last)
+    for channels_last, prune in ((True, True), (False, True), (True, False)):
+        net = build_vgg(w, "MTT_vgg", channels_last=channels_last, prune=prune)
         assert (net.bn1_sign < 0).any() and net.tags[0] == "guitar"
+        assert [len(net.get_buffer(f"pool{i}_const")) for i in range(5)] == ([40, 32, 24, 16, 8] if prune else [0] * 5)
         with torch.inference_mode():
             out = {k: v.numpy() for k, v in net(torch.from_numpy(x)).items()}
         for name, shape in pool_shapes().items():

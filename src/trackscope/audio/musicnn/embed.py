@@ -103,9 +103,11 @@ def embed_patches(
     if batch_size < 1:
         raise TrackscopeError(f"batch_size must be at least 1, got {batch_size}")
     parts: dict[str, list] = {k: [] for k in outputs}
+    is_vgg = model in VGG_MODELS
     with torch.inference_mode():
         for start in range(0, x.shape[0], batch_size):
-            out = net(torch.from_numpy(x[start : start + batch_size]).to(dev))
+            batch = torch.from_numpy(x[start : start + batch_size]).to(dev)
+            out = net(batch, outputs) if is_vgg else net(batch)  # the VGG assembles only the maps asked for
             for k in outputs:
                 parts[k].append(out[k].float().cpu().numpy())
     result: dict[str, Any] = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
