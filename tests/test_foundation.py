@@ -30,6 +30,13 @@ def test_help_runs_and_lists_commands():
         assert verb in proc.stdout
 
 
+def test_version_flag():
+    from trackscope import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "trackscope", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"trackscope {__version__}"
+
+
 def test_error_is_one_line_with_path():
     err = TrackscopeError("bad\nthing   here", path="x.csv")
     assert str(err) == "x.csv: bad thing here"

@@ -29,6 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from trackscope import __version__
+
+        typer.echo(f"trackscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print trackscope's version and exit."
+    ),
+) -> None:
+    """Mood and hit potential of songs — from Spotify tables or from the audio itself, offline."""
+
+
 train_app = typer.Typer(help="Train a model: **mood** or **popularity**.", no_args_is_help=True)
 collect_app = typer.Typer(help="Collect track tables from the Spotify Web API.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
