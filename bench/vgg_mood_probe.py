@@ -1,6 +1,7 @@
 """Do musicnn's VGG features help mood? A probe on the 4Q clips, artist-grouped CV (run by hand).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/vgg_mood_probe.py [--data ../shared/data/audio/4q-dev] [--model MSD_vgg]
+        [--seeds 42 0 1]
 
 Same protocol as ``trackscope train mood --audio`` (``tasks/mood_audio.py``): the centre 30 s of every clip at
 22.05 kHz, StandardScaler + LogisticRegression with C chosen from (0.001 … 0.1) by ``GridSearchCV`` over
@@ -75,7 +76,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--model", default="MSD_vgg")
     ap.add_argument("--work", type=Path, default=Path("/tmp/vgg"))
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42], help="CV shuffles (42 is the built-in model's)")
     args = ap.parse_args()
 
     import torch
@@ -122,17 +123,18 @@ def main() -> int:
         f"built-in + {v} pool5 + taggram": np.hstack([base, blocks["pool5"], blocks["taggram"]]),
         f"built-in + {v} all": np.hstack([base, *(blocks[k] for k in VGG_BLOCKS)]),
     }
-    results = {}
-    print(f"{'features':<44} {'n':>5} {'CV macro-F1':>11} {'sd':>6} {'OOF':>6}  C", file=sys.stderr)
+    results: dict = {}
+    seeds = "/".join(map(str, args.seeds))
+    print(f"{'features':<44} {'n':>5}  CV macro-F1 (seed {seeds})  OOF  C", file=sys.stderr)
     for name, x in sets.items():
-        r = score(np.nan_to_num(x.astype(np.float64)), y, groups, args.seed)
-        results[name] = r
-        print(
-            f"{name:<44} {r['n_features']:>5} {r['cv_mean']:>11.3f} {r['cv_std']:>6.3f} {r['oof_macro_f1']:>6.3f}  "
-            f"{r['C']}",
-            file=sys.stderr,
-        )
-    print(json.dumps({"data": str(args.data), "n": len(y), "seed": args.seed, "results": results}, indent=1))
+        runs = [score(np.nan_to_num(x.astype(np.float64)), y, groups, seed) for seed in args.seeds]
+        results[name] = {str(seed): r for seed, r in zip(args.seeds, runs, strict=True)}
+        cvs = " / ".join(f"{r['cv_mean']:.3f}" for r in runs)
+        oofs = " / ".join(f"{r['oof_macro_f1']:.3f}" for r in runs)
+        mean = np.mean([r["cv_mean"] for r in runs])
+        cs = "/".join(str(r["C"]) for r in runs)
+        print(f"{name:<44} {x.shape[1]:>5}  {cvs} (mean {mean:.3f})  {oofs}  {cs}", file=sys.stderr)
+    print(json.dumps({"data": str(args.data), "n": len(y), "seeds": args.seeds, "results": results}, indent=1))
     return 0
 
 
