@@ -164,6 +164,12 @@ def test_embed_vgg_end_to_end_layers_and_errors(tmp_path):
     np.testing.assert_allclose(out["pool5"], ref["chirp_pool5"], rtol=0, atol=TOL)
     assert out["tags"][:3] == ["rock", "pop", "alternative"]
 
+    from trackscope.audio.musicnn import embed_patches
+
+    with np.load(REF / "clips.npz") as z:
+        few = z["patches_chords"]
+    both = embed_patches(few, model="MSD_musicnn", device="cpu", layers="penultimate")
+    assert set(both) == {"penultimate", "tags"} and both["penultimate"].shape == (2, 200)
     with pytest.raises(TrackscopeError, match="choose one of MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg"):
         trackscope.embed(pcm, sr=sr, model="VGG")
     with pytest.raises(TrackscopeError, match="MSD_vgg has no output 'penultimate'; its outputs are taggram, pool1"):
