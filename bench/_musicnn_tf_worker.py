@@ -35,8 +35,13 @@ def main() -> int:
     with tf.name_scope("model"):
         x = tf.compat.v1.placeholder(tf.float32, [None, 187, config.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
-        y, _, _, _, _, _, mean_pool, max_pool, penultimate = models.define_model(x, is_training, model, len(labels))
-        fetch = {"taggram": tf.nn.sigmoid(y), "mean_pool": mean_pool, "max_pool": max_pool, "penultimate": penultimate}
+        if "vgg" in model:  # the VGG baselines return the logits and pool1..pool5
+            y, *pools = models.define_model(x, is_training, model, len(labels))
+            fetch = {"taggram": tf.nn.sigmoid(y), **{f"pool{i + 1}": p for i, p in enumerate(pools)}}
+        else:
+            y, _, _, _, _, _, mean_pool, max_pool, penultimate = models.define_model(x, is_training, model, len(labels))
+            fetch = {"taggram": tf.nn.sigmoid(y), "mean_pool": mean_pool, "max_pool": max_pool}
+            fetch["penultimate"] = penultimate
     cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
     sess = tf.compat.v1.Session(config=cfg)
     tf.compat.v1.train.Saver().restore(sess, os.path.dirname(musicnn.__file__) + "/" + model + "/")
