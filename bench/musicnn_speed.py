@@ -6,7 +6,7 @@ Run by hand (needs the reference venv of ``bench/make_musicnn_reference.py`` at 
 
 The original runs in a subprocess under /tmp/tfref, graph built once, fed each clip's patches in one ``sess.run``
 (``_musicnn_tf_worker.py``); its spectrogram is musicnn's own ``batch_data`` (librosa load at 16 kHz + mel + patches).
-Ours: ``frontend.load`` + ``spectrogram_patches`` and ``embed_patches`` (2 patches a batch on CPU). Clips are
+Ours: ``frontend.load`` + ``spectrogram_patches`` and ``embed_patches`` (default CPU batch: the whole clip). Clips are
 interleaved (original, ours, ours, original, ...) so that both see the same machine load; every clip runs ``--rounds``
 times and we keep its fastest run (the least disturbed on a shared machine), then report the median over clips (and
 the plain median of all runs). ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads: with the default (spinning)

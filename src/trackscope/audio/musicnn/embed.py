@@ -14,10 +14,11 @@ from trackscope.errors import TrackscopeError
 
 DEFAULT_MODEL = "MSD_musicnn"
 MODEL_NAMES: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
-# Patches per forward pass. On CPU a few at a time keep the intermediate maps in cache: 4 ran ~15–25 % faster than
-# 1, 2 or a whole 30-s clip (10 patches) at once (measured); a GPU wants large batches. The VGG's first maps are
+# Patches per forward pass. musicnn on CPU: a whole 30-s clip (10 patches) at once, since its mid end and timbral
+# expansion run as oneDNN GEMMs that like tall matrices (one thread, per 30-s clip: 49.6 ms at 10, 51.4 at 5, 52.7 at
+# 4, 58.0 at 2; 15 at a time spills the cache, +20 %); a GPU wants large batches. The VGG's first maps are
 # ~4× larger per patch: 2 at a time ran fastest there (14.7 ms a patch vs 17.0 at 4 and 23.4 at 8, one thread).
-CPU_BATCH_SIZE = 4
+CPU_BATCH_SIZE = 10
 VGG_CPU_BATCH_SIZE = 2
 GPU_BATCH_SIZE = 64
 _MODELS: dict[tuple[str, str], Any] = {}
@@ -132,7 +133,7 @@ def embed(
     model : ``"MSD_musicnn"`` (Million Song Dataset tags), ``"MTT_musicnn"`` (MagnaTagATune tags), or the VGG
         baselines trained on the same tags, ``"MSD_vgg"`` and ``"MTT_vgg"``.
     device : a torch device; default CUDA when available, else CPU.
-    batch_size : patches per forward pass (default 4 on CPU — 2 for the VGGs —, 64 on a GPU).
+    batch_size : patches per forward pass (default 10 on CPU — 2 for the VGGs —, 64 on a GPU).
     layers : the outputs to return (default all; e.g. ``["taggram", "pool5"]`` keeps a long song's VGG maps, ~3 MB a
         patch, out of memory).
 
