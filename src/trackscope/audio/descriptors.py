@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trackscope._threads import one_blas_thread
 from trackscope.audio import rhythm
 from trackscope.audio.loudness import integrated_loudness
 from trackscope.audio.mel import n_frames, power_to_db, sparse_mel_filterbank
@@ -151,6 +152,7 @@ def describe(y: np.ndarray, sr: int = SAMPLE_RATE, **kwargs: Any) -> dict[str, f
     return describe_with_mel(y, sr, **kwargs)[0]
 
 
+@one_blas_thread  # small products: a second BLAS thread only spins and steals torch's core (trackscope._threads)
 def describe_with_mel(
     y: np.ndarray,
     sr: int = SAMPLE_RATE,

@@ -105,7 +105,10 @@ def melspectrogram(y: np.ndarray) -> np.ndarray:
     # (mel × bins) @ (bins × frames) in one product, the operand order of librosa's einsum: the float32 sums then
     # round alike (``power @ basis.T``, or the product taken block by block, differs in the last bit now and then,
     # which the float16 rounding can turn into a 4e-4 step).
-    return (mel_filterbank() @ power.T).T
+    from trackscope._threads import single_blas_thread
+
+    with single_blas_thread():  # a second BLAS thread only spins and steals torch's core (see trackscope._threads)
+        return (mel_filterbank() @ power.T).T
 
 
 def log_compress(mel: np.ndarray) -> np.ndarray:
