@@ -73,7 +73,7 @@ def show(result: dict) -> None:
         if wide and s["mood"] is not None and mood != s["mood"]:
             mood = f"{mood} ({s['mood']})"
         if s.get("unusual"):  # unlike the model's training music: the mood is a guess
-            mood = f"{mood} ?"
+            mood = f"? {mood}"
         table.add_row(
             s["name"],
             mood,
