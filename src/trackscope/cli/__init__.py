@@ -23,4 +23,7 @@ def main() -> None:
     # With OpenMP's default busy-waiting, two-thread torch work collapses 5-7x when another process holds a core
     # (measured on 2-core machines); passive waiting costs nothing when the cores are free. Must be set before torch.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from trackscope._threads import keep_freed_memory
+
+    keep_freed_memory()  # big short-lived tensors from the heap, not fresh pages each time (see trackscope._threads)
     app()

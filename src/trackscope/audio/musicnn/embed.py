@@ -56,6 +56,10 @@ def get_model(model: str = DEFAULT_MODEL, device: Any = None):
 
     check_model(model)
     dev = _device(device)
+    if dev.type == "cpu":
+        from trackscope._threads import keep_freed_memory
+
+        keep_freed_memory()  # no page faults per forward pass (see trackscope._threads)
     key = (model, str(dev))
     with _LOCK:
         if key not in _MODELS:
