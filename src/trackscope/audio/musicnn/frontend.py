@@ -114,9 +114,14 @@ def melspectrogram(y: np.ndarray) -> np.ndarray:
 def log_compress(mel: np.ndarray) -> np.ndarray:
     """musicnn's ``log10(10000 · float16(mel) + 1)``, in float32 (see the module docstring)."""
     import numpy as np
+    import torch
 
-    x = mel.astype(np.float16).astype(np.float32)
-    return np.log10(np.float32(10000) * x + np.float32(1))
+    # float32 → float16 → float32 through torch: the same IEEE round-to-nearest-even as numpy's astype (tested
+    # bit-equal), in hardware (F16C) — ~60× faster than numpy's software conversion (1.6 ms a 30-s clip, measured).
+    x = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)).half().float().numpy()
+    x *= np.float32(10000)
+    x += np.float32(1)
+    return np.log10(x, out=x)
 
 
 def patches(logmel: np.ndarray, n_frames: int = PATCH_FRAMES, hop: int | None = None) -> np.ndarray:
