@@ -127,6 +127,19 @@ def _onednn_linear():
     return _ONEDNN[0]
 
 
+def _shifted(x, k: int, fmt):
+    """(B, k, T − k + 1, F): ``k`` consecutive time shifts of x (B, T, F) as channels, in memory format ``fmt``.
+
+    Channels-last is built with one copy (a window view over time, made contiguous, is already (B, T', F, k) in
+    memory) instead of a stack and a layout change (two copies)."""
+    import torch
+
+    if fmt == torch.channels_last:
+        return x.unfold(1, k, 1).contiguous().permute(0, 3, 1, 2)
+    t = x.shape[1] - k + 1
+    return torch.stack([x[:, d : d + t] for d in range(k)], dim=1).contiguous(memory_format=fmt)
+
+
 def _make_module():
     import torch
     import torch.nn.functional as F
@@ -301,7 +314,7 @@ def _make_module():
             x = x * self.in_scale + self.in_shift  # input batch norm (one channel)
             # --- timbral: pad time by 3; the 7 time shifts as channels; valid convolution over bands; max over bands
             xp = F.pad(x, (0, 0, 3, 3))  # (B, T + 6, F)
-            shifted = torch.stack([xp[:, d : d + frames] for d in range(7)], dim=1).contiguous(memory_format=fmt)
+            shifted = _shifted(xp, 7, fmt)  # (B, 7, T, F)
             timbral = []
             for i in range(len(TIMBRAL_WIDTHS)):
                 timbral.append(self._pooled_bn(self._band_max(shifted, f"tim{i}"), f"tim{i}"))  # (B, T, 204)
@@ -310,9 +323,8 @@ def _make_module():
             for i, length in enumerate(TEMPORAL_LENGTHS):
                 before = (length - 1) // 2
                 xt = F.pad(x, (0, 0, before, length - 1 - before))  # (B, T + L - 1, F)
-                span = frames + length - _SHIFTS
-                shifted_t = torch.stack([xt[:, r : r + span] for r in range(_SHIFTS)], dim=1)
-                z = self._band_max(shifted_t.contiguous(memory_format=fmt), f"tem{i}", dilation=(_SHIFTS, 1))
+                shifted_t = _shifted(xt, _SHIFTS, fmt)  # (B, S, T + L - S, F)
+                z = self._band_max(shifted_t, f"tem{i}", dilation=(_SHIFTS, 1))
                 temporal.append(self._pooled_bn(z, f"tem{i}"))  # (B, T, 51)
             front = torch.cat(timbral + temporal, dim=2)  # (B, T, 561)
             # --- mid end: residual 1-D convolutions over time
