@@ -202,6 +202,44 @@ def test_builtin_mood_model_flags_noise(tmp_path):
     assert res["song"]["unusual"] is True and res["song"]["novelty"] == 1.0
 
 
+def test_analyze_in_worker_processes_matches_one_process(trained, tmp_path):
+    """Songs analysed side by side in worker processes: same rows in input order, failures kept, report pictures."""
+    import numpy as np
+
+    from trackscope.api import analyze
+
+    root, _ = trained
+    songs = tmp_path / "songs"
+    for k, style in enumerate(["calm", "tense", "dark", "energetic"]):
+        write_wav(songs / f"{k}_{style}.wav", style_clip(style, 6.0, seed=70 + k))
+    (songs / "2b_broken.wav").write_bytes(b"not audio at all")
+    one = analyze([songs], mood_model=root / "model", out=tmp_path / "one", workers=1)
+    two = analyze([songs], mood_model=root / "model", out=tmp_path / "two", workers=2)
+    assert (
+        [s["name"] for s in two["songs"]]
+        == [s["name"] for s in one["songs"]]
+        == sorted(p.name for p in songs.glob("*.wav") if "broken" not in p.name)
+    )
+    assert [f["path"] for f in two["failures"]] == [f["path"] for f in one["failures"]] and len(one["failures"]) == 1
+    for a, b in zip(one["songs"], two["songs"], strict=True):
+        assert a["mood"] == b["mood"] and a["key"] == b["key"] and a["tempo"] == b["tempo"]
+        np.testing.assert_allclose([a[f"p_Q{i}"] for i in range(1, 5)], [b[f"p_Q{i}"] for i in range(1, 5)], atol=1e-5)
+    html = (tmp_path / "two" / "report.html").read_text()
+    assert html.count("<img") == (tmp_path / "one" / "report.html").read_text().count("<img") >= 5
+
+
+def test_worker_count_choice():
+    from trackscope.errors import TrackscopeError
+    from trackscope.tasks.analyze import choose_workers
+
+    assert choose_workers(3, 10) == 3
+    assert choose_workers(8, 2) == 2  # never more workers than songs
+    assert choose_workers(None, 2) == 1  # too few songs to pay for starting a worker
+    assert 1 <= choose_workers(None, 100) <= 4
+    with pytest.raises(TrackscopeError, match="at least 1"):
+        choose_workers(0, 5)
+
+
 def test_builtin_mood_model_is_the_quadrant_model():
     from trackscope.models.persist import load_model_dir
 

@@ -106,7 +106,8 @@ def describe(path: str | Path, **options: Any) -> dict[str, float]:
 
 def analyze(paths: Any, **options: Any) -> dict[str, Any]:
     """The main job: mood, arousal/valence, tempo, key, loudness, tags (and hit potential) of songs; see
-    :func:`trackscope.tasks.analyze.analyze` (options: ``out``, ``mood_model``, ``popularity_model``, ``progress``)."""
+    :func:`trackscope.tasks.analyze.analyze` (options: ``out``, ``mood_model``, ``popularity_model``, ``progress``,
+    ``report``, ``workers``)."""
     from trackscope.tasks.analyze import analyze as _analyze
 
     if isinstance(paths, str | Path):

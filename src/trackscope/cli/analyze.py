@@ -21,6 +21,12 @@ def analyze(
         None, "--popularity-model", help="A popularity model folder (adds hit potential)."
     ),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Songs analysed side by side, one process each (default: one per core up to 4, for batches of 3+ "
+        "songs per worker; 1 with a GPU).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
@@ -37,6 +43,7 @@ def analyze(
             popularity_model=popularity_model,
             progress=progress,
             report=not no_report,
+            workers=workers,
         )
     if as_json:
         emit_json(result)

@@ -69,11 +69,15 @@ def analyze(
     popularity_model: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     report: bool = True,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Analyse songs; returns ``{"songs": [...], "failures": [...], "mood_model": ..., "outputs": {...}}``."""
+    """Analyse songs; returns ``{"songs": [...], "failures": [...], "mood_model": ..., "outputs": {...}}``.
+
+    ``workers``: processes analysing songs side by side (one thread each); None chooses (see :func:`choose_workers`),
+    1 analyses in this process. Results come back in input order either way.
+    """
     from trackscope.models.persist import ModelDir, load_model_dir
     from trackscope.sources.audio_dirs import walk_audio
-    from trackscope.tasks.mood_audio import predict_song
 
     files, failures = walk_audio(paths)
     failures = [{"path": p, "reason": r} for p, r in failures]
@@ -90,35 +94,28 @@ def analyze(
             )
     if md.task != "mood" or md.input != "audio":
         raise TrackscopeError("the mood model must be an audio mood model (e.g. builtin:mood)", path=md.path)
-    songs: list[dict[str, Any]] = []
-    for i, f in enumerate(files):
-        try:
-            res = predict_song(md, f)
-        except TrackscopeError as err:
-            failures.append({"path": str(f), "reason": err.reason})
-        else:
-            sf = res["features"]
-            if sf.silent:  # digital silence has no mood: say so instead of a confident guess
-                res["song"] = {k: None for k in res["song"]} | {"mood_words": "silent"}
-                for w in res["windows"]:
-                    w.update({k: None for k in w if k not in ("start", "duration")}, mood_words="silent")
-            tag_mean = sf.tag_mean.mean(axis=0)
-            top = sorted(range(len(sf.tags)), key=lambda j: -tag_mean[j])[:TOP_TAGS]
-            songs.append(
-                {
-                    "path": str(f),
-                    "name": f.name,
-                    "duration": round(sf.total_duration, 3),
-                    "silent": sf.silent,
-                    **res["song"],
-                    **dict.fromkeys(SONG_DESCRIPTORS),
-                    **summarise_descriptors(sf.descriptors, sf.durations),
-                    "top_tags": [{"tag": sf.tags[j], "score": float(tag_mean[j])} for j in top],
-                    "windows": res["windows"],
-                }
-            )
+    n_workers = choose_workers(workers, len(files))
+    # With workers, each also draws its songs' report pictures (decoding the audio again is most of that work).
+    render = report and out is not None and n_workers > 1
+    results: dict[int, tuple[str, dict[str, Any], bytes | None]] = {}
+
+    def done(i: int, outcome: tuple[str, dict[str, Any], bytes | None]) -> None:
+        results[i] = outcome
         if progress:
-            progress(i + 1, len(files))
+            progress(len(results), len(files))
+
+    if n_workers <= 1:
+        for i, f in enumerate(files):
+            done(i, analyze_song(md, f))
+    else:
+        _analyze_in_workers(md.path, files, n_workers, render, done)
+    songs: list[dict[str, Any]] = []
+    figures: dict[str, bytes] = {}
+    for i in range(len(files)):  # input order, whatever order the workers finished in
+        kind, item, png = results[i]
+        (songs if kind == "song" else failures).append(item)
+        if png is not None:
+            figures[item["path"]] = png
     if not songs:
         first = failures[0] if failures else {"path": "", "reason": "no audio"}
         raise TrackscopeError(
@@ -134,8 +131,121 @@ def analyze(
         "failures": failures,
     }
     if out is not None:
-        result["outputs"] = write_outputs(result, Path(out), report=report)
+        result["outputs"] = write_outputs(result, Path(out), report=report, figures=figures)
     return result
+
+
+MAX_AUTO_WORKERS = 4
+MIN_SONGS_PER_WORKER = 3  # a worker costs ~2 s to start (torch + weights): not worth it for a song or two
+
+
+def choose_workers(workers: int | None, n_files: int) -> int:
+    """Worker processes for ``n_files`` songs: ``workers`` if given (≥ 1); otherwise, on CPU, one per core up to
+    :data:`MAX_AUTO_WORKERS` and at most one per :data:`MIN_SONGS_PER_WORKER` songs; 1 when a GPU is present (one
+    process feeds it best).
+
+    One single-threaded process per core, rather than one process with a thread per core: musicnn's small
+    operations do not scale across threads (1 and 2 threads take the same time on a 2-core machine, measured) while
+    two processes each run at full speed — the batch finishes ~2× sooner."""
+    import os
+
+    if workers is not None:
+        if workers < 1:
+            raise TrackscopeError(f"--workers must be at least 1, got {workers}")
+        return min(workers, max(n_files, 1))
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    except ImportError:  # pragma: no cover — torch is a dependency
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_AUTO_WORKERS, n_files // MIN_SONGS_PER_WORKER))
+
+
+def analyze_song(md: Any, f: Path, render: bool = False) -> tuple[str, dict[str, Any], bytes | None]:
+    """``("song", row, picture)`` for one file, or ``("failure", {"path", "reason"}, None)`` when it cannot be
+    analysed; ``picture`` is the report's PNG of the song when ``render`` (None if drawing it failed)."""
+    from trackscope.tasks.mood_audio import predict_song
+
+    try:
+        res = predict_song(md, f)
+    except TrackscopeError as err:
+        return "failure", {"path": str(f), "reason": err.reason}, None
+    sf = res["features"]
+    if sf.silent:  # digital silence has no mood: say so instead of a confident guess
+        res["song"] = {k: None for k in res["song"]} | {"mood_words": "silent"}
+        for w in res["windows"]:
+            w.update({k: None for k in w if k not in ("start", "duration")}, mood_words="silent")
+    tag_mean = sf.tag_mean.mean(axis=0)
+    top = sorted(range(len(sf.tags)), key=lambda j: -tag_mean[j])[:TOP_TAGS]
+    row = {
+        "path": str(f),
+        "name": f.name,
+        "duration": round(sf.total_duration, 3),
+        "silent": sf.silent,
+        **res["song"],
+        **dict.fromkeys(SONG_DESCRIPTORS),
+        **summarise_descriptors(sf.descriptors, sf.durations),
+        "top_tags": [{"tag": sf.tags[j], "score": float(tag_mean[j])} for j in top],
+        "windows": res["windows"],
+    }
+    png = None
+    if render:
+        from trackscope.tasks.analyze_report import song_png
+
+        try:
+            png = song_png(row, list(md.meta["classes"]))
+        except Exception:  # noqa: BLE001 — the report draws it again (or says why it cannot)
+            png = None
+    return "song", row, png
+
+
+_WORKER_MODEL: list[Any] = []
+
+
+def _init_worker(model_path: str) -> None:
+    """A worker process: one thread for torch and BLAS (the workers are the parallelism), the model opened once."""
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(1)
+    from trackscope.models.persist import load_model_dir
+
+    _WORKER_MODEL.append(load_model_dir(model_path))
+
+
+def _worker_song(path: str, render: bool) -> tuple[str, dict[str, Any], bytes | None]:
+    return analyze_song(_WORKER_MODEL[0], Path(path), render)
+
+
+def _analyze_in_workers(
+    model_path: Path,
+    files: Sequence[Path],
+    n_workers: int,
+    render: bool,
+    done: Callable[[int, tuple[str, dict[str, Any], bytes | None]], None],
+) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that holds OpenMP / Rich threads
+    with ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=ctx, initializer=_init_worker, initargs=(str(model_path),)
+    ) as pool:
+        futures = {pool.submit(_worker_song, str(f), render): i for i, f in enumerate(files)}
+        try:
+            for fut in as_completed(futures):
+                done(futures[fut], fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def _model_name(md: Any) -> str:
@@ -172,7 +282,9 @@ def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_outputs(result: dict[str, Any], out: Path, *, report: bool = True) -> dict[str, str]:
+def write_outputs(
+    result: dict[str, Any], out: Path, *, report: bool = True, figures: dict[str, bytes] | None = None
+) -> dict[str, str]:
     import pandas as pd
 
     from trackscope._atomic import output_folder, write_frame
@@ -186,5 +298,5 @@ def write_outputs(result: dict[str, Any], out: Path, *, report: bool = True) -> 
     if report:
         from trackscope.tasks.analyze_report import build_report
 
-        outputs["report"] = str(build_report(result).write(out / "report.html"))
+        outputs["report"] = str(build_report(result, figures).write(out / "report.html"))
     return outputs

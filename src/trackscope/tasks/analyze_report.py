@@ -96,7 +96,15 @@ def va_map(songs: list[dict[str, Any]], classes: list[str]) -> Any:
     return fig
 
 
-def build_report(result: dict[str, Any]) -> Any:
+def song_png(song: dict[str, Any], classes: list[str]) -> bytes:
+    """:func:`song_figure` rendered to PNG (what the report embeds); workers render their songs' pictures with it."""
+    from trackscope.report.plots import figure_png
+
+    return figure_png(song_figure(song, classes), dpi=SONG_FIGURE_DPI)
+
+
+def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None) -> Any:
+    """The analysis report; ``figures`` may hold each song's picture already rendered (by path), e.g. by workers."""
     import pandas as pd
 
     from trackscope.report.html import Report
@@ -144,7 +152,8 @@ def build_report(result: dict[str, Any]) -> Any:
                     note=True,
                 )
         try:
-            rep.add_figure(song_figure(s, classes), dpi=SONG_FIGURE_DPI)
+            png = (figures or {}).get(s["path"])
+            rep.add_png(png if png is not None else song_png(s, classes))
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report
             rep.add_text(f"(picture unavailable: {err})", note=True)
     return rep
