@@ -122,19 +122,53 @@ def write_frame(frame: Any, out: Path) -> None:
     _write(frame, out)
 
 
+# Columns kept when a table is wider than the terminal; the others go first (class probabilities before the rest).
+ESSENTIAL_COLUMNS = ("row", "id", "path", "song", "name", "mood", "mood_words", "confidence", "unusual",
+                     "hit_probability", "probability", "popular", "class", "error")  # fmt: skip
+
+
 def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> None:
-    """A pandas DataFrame as a Rich table (floats to 3 decimals)."""
+    """A pandas DataFrame as a Rich table: floats to 3 decimals, missing values as "–", file paths as names, and —
+    when the table is wider than the terminal — the least essential columns left out (said below the table)."""
+    import math
+
     from rich.table import Table
 
-    table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fiu" else "left")
-    for _, r in frame.head(max_rows).iterrows():
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.tolist()])
     con = console()
+    n_total = len(frame)
+    frame = frame.head(max_rows).copy()
+    for col in ("path", "song"):  # file names: the full paths are in --out / --json
+        if col in frame.columns:
+            frame[col] = [Path(v).name if isinstance(v, str) and v else v for v in frame[col].tolist()]
+
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    cells = {str(c): [cell(v) for v in frame[c].tolist()] for c in frame.columns}
+    cells = {c: v for c, v in cells.items() if any(x != "–" for x in v) or not v}  # all-missing columns say nothing
+    width = {c: min(max([len(c), *map(len, v)]), 32) + 3 for c, v in cells.items()}
+    shown = list(cells)
+    droppable = [c for c in shown if c.startswith("p_")] + [
+        c for c in reversed(shown) if c not in ESSENTIAL_COLUMNS and not c.startswith("p_")
+    ]
+    hidden = []
+    while sum(width[c] for c in shown) > con.width and droppable:
+        c = droppable.pop(0)
+        shown.remove(c)
+        hidden.append(c)
+    table = Table(title=title)
+    for c in shown:
+        numeric = c in frame.columns and frame[c].dtype.kind in "fiu"
+        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+    for i in range(len(frame)):
+        table.add_row(*[cells[c][i] for c in shown])
     con.print(table)
-    if len(frame) > max_rows:
-        con.print(f"… {len(frame) - max_rows} more rows (use --out to get them all)")
+    if hidden:
+        con.print(f"(not shown for width: {', '.join(hidden)} — all columns with --out or --json)", soft_wrap=True)
+    if n_total > max_rows:
+        con.print(f"… {n_total - max_rows} more rows (use --out to get them all)")
 
 
 def print_metrics(result: dict[str, Any]) -> None:
