@@ -228,6 +228,26 @@ def test_analyze_in_worker_processes_matches_one_process(trained, tmp_path):
     assert html.count("<img") == (tmp_path / "one" / "report.html").read_text().count("<img") >= 5
 
 
+def test_predict_table_fits_a_narrow_terminal(trained, tmp_path):
+    import os
+
+    root, _ = trained
+    song = write_wav(tmp_path / "deep" / "folder" / "my-song.wav", style_clip("calm", 6.0, seed=3))
+    env = dict(os.environ, COLUMNS="80")
+    proc = subprocess.run(
+        [sys.executable, "-m", "trackscope", "predict", str(root / "model"), str(song), str(tmp_path / "gone.mp3")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "my-song.wav" in out and str(song.parent) not in out  # names, not paths
+    assert "not shown for width: p_Q1" in " ".join(out.split())  # probabilities give way first; the user is told
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert "calm/relaxing" in out.replace("\n", "") or "Q4" in out
+
+
 def test_worker_count_choice():
     from trackscope.errors import TrackscopeError
     from trackscope.tasks.analyze import choose_workers

@@ -166,7 +166,7 @@ def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> 
         table.add_row(*[cells[c][i] for c in shown])
     con.print(table)
     if hidden:
-        con.print(f"(not shown for width: {', '.join(hidden)} — all columns with --out or --json)", soft_wrap=True)
+        con.print(f"(not shown for width: {', '.join(hidden)} — all columns with --out or --json)")
     if n_total > max_rows:
         con.print(f"… {n_total - max_rows} more rows (use --out to get them all)")
 
