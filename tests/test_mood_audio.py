@@ -245,7 +245,7 @@ def test_predict_table_fits_a_narrow_terminal(trained, tmp_path):
     assert "my-song.wav" in out and str(song.parent) not in out  # names, not paths
     assert "not shown for width: p_Q1" in " ".join(out.split())  # probabilities give way first; the user is told
     assert all(len(line) <= 80 for line in out.splitlines())
-    assert "calm/relaxing" in out.replace("\n", "") or "Q4" in out
+    assert "Q4" in out  # the calm clip's mood
 
 
 def test_worker_count_choice():
