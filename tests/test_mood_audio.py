@@ -248,16 +248,39 @@ def test_predict_table_fits_a_narrow_terminal(trained, tmp_path):
     assert "Q4" in out  # the calm clip's mood
 
 
+def test_clip_features_in_worker_processes_match_and_fill_the_cache(tmp_path):
+    import numpy as np
+
+    from trackscope.features.cache import ClipCache
+    from trackscope.tasks.audio_features import clip_matrix, feature_config
+
+    paths = [write_wav(tmp_path / f"{k}.wav", style_clip(s, 4.0, seed=k)) for k, s in enumerate(STYLES)]
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF nonsense")
+    paths.insert(2, bad)
+    cfg = feature_config()
+    x1, names1, kept1, fail1 = clip_matrix(paths, cfg, cache=ClipCache(tmp_path / "c1"), workers=1)
+    cache2 = ClipCache(tmp_path / "c2")
+    x2, names2, kept2, fail2 = clip_matrix(paths, cfg, cache=cache2, workers=2)
+    assert kept1 == kept2 == [0, 1, 3, 4] and names1 == names2
+    assert [f[0] for f in fail1] == [f[0] for f in fail2] == [str(bad)]
+    np.testing.assert_allclose(x1, x2, rtol=1e-5, atol=1e-4)
+    assert len(list((tmp_path / "c2").rglob("*.npz"))) == 4  # the parent stored what the workers computed
+    x3, *_ = clip_matrix(paths, cfg, cache=cache2, workers=2)  # all cached now: no worker needed
+    np.testing.assert_array_equal(x3, x2)
+
+
 def test_worker_count_choice():
+    from trackscope._workers import choose_workers
     from trackscope.errors import TrackscopeError
-    from trackscope.tasks.analyze import choose_workers
 
     assert choose_workers(3, 10) == 3
     assert choose_workers(8, 2) == 2  # never more workers than songs
-    assert choose_workers(None, 2) == 1  # too few songs to pay for starting a worker
-    assert 1 <= choose_workers(None, 100) <= 4
-    with pytest.raises(TrackscopeError, match="at least 1"):
-        choose_workers(0, 5)
+    assert choose_workers("auto", 2) == 1  # too few songs to pay for starting a worker
+    assert 1 <= choose_workers("auto", 100) <= 4
+    for bad in (0, -2, "many", 1.5):
+        with pytest.raises(TrackscopeError, match="at least 1"):
+            choose_workers(bad, 5)
 
 
 def test_builtin_mood_model_is_the_quadrant_model():

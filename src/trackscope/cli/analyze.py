@@ -43,7 +43,7 @@ def analyze(
             popularity_model=popularity_model,
             progress=progress,
             report=not no_report,
-            workers=workers,
+            workers="auto" if workers is None else workers,
         )
     if as_json:
         emit_json(result)

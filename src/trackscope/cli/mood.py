@@ -33,6 +33,9 @@ def train_mood(
     group_column: str | None = typer.Option(
         None, "--group-column", help="Keep rows sharing this column's value (e.g. artist) on one side of every split."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="With --audio: clips analysed side by side, one process each (default: one per core)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as exactly one JSON object on stdout."),
 ) -> None:
     """Train a mood classifier: stratified split, grid-searched models chosen by cross-validation, and a folder with
@@ -60,6 +63,7 @@ def train_mood(
         "labels": labels,
         "id_column": id_column,
         "group_column": group_column,
+        "workers": ("auto" if workers is None else workers) if audio is not None else None,
     }
     options = {k: v for k, v in options.items() if v is not None}
     with progress_bar("Training mood models") as progress:

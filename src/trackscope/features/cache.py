@@ -64,6 +64,18 @@ class ClipCache:
             np.savez(fh, **arrays)
 
 
+def _compute_one(compute: Callable[[Path], dict[str, Any]], path: str) -> tuple[str, Any]:
+    """``("ok", arrays)`` or ``("fail", reason)`` for one file (also the worker-process entry point)."""
+    from trackscope.errors import TrackscopeError
+
+    try:
+        return "ok", compute(Path(path))
+    except TrackscopeError as err:
+        return "fail", err.reason
+    except OSError as err:
+        return "fail", str(err)
+
+
 def cached_per_file(
     paths: Sequence[str | Path],
     tag: str,
@@ -71,29 +83,56 @@ def cached_per_file(
     *,
     cache: ClipCache | None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | str = 1,
 ) -> tuple[list[dict[str, Any]], list[int], list[tuple[str, str]]]:
     """For each file: its arrays from ``cache`` (key = content sha256 + ``tag``) or ``compute(path)`` (then stored).
 
-    ``cache=None`` computes without storing. Returns ``(results, ok_indices, failures)``; a file that cannot be read
-    (``TrackscopeError`` or ``OSError``) becomes a ``(path, reason)`` failure and the batch goes on.
+    ``cache=None`` computes without storing. Returns ``(results, ok_indices, failures)`` in input order; a file that
+    cannot be read (``TrackscopeError`` or ``OSError``) becomes a ``(path, reason)`` failure and the batch goes on.
+    ``workers``: processes computing the cache misses side by side (1: in this process; ``"auto"``: one per core,
+    see :func:`trackscope._workers.choose_workers`; ``compute`` must then be picklable, e.g. a ``functools.partial``
+    of a module-level function). Cache entries are written by this process only.
     """
-    from trackscope.errors import TrackscopeError
+    outcome: list[tuple[str, Any] | None] = [None] * len(paths)
+    keys: dict[int, str] = {}
+    count = [0]
 
-    results, ok, failures = [], [], []
+    def finish(i: int, result: tuple[str, Any]) -> None:
+        if result[0] == "ok" and cache is not None:
+            cache.put(keys[i], result[1])
+        outcome[i] = result
+        count[0] += 1
+        if progress is not None:
+            progress(count[0], len(paths))
+
+    todo: list[int] = []
     for i, p in enumerate(paths):
         try:
-            key = f"{file_sha256(p)}-{tag}"
-            hit = cache.get(key) if cache is not None else None
-            if hit is None:
-                hit = compute(Path(p))
-                if cache is not None:
-                    cache.put(key, hit)
-            results.append(hit)
-            ok.append(i)
-        except TrackscopeError as err:
-            failures.append((str(p), err.reason))
+            keys[i] = f"{file_sha256(p)}-{tag}"
         except OSError as err:
-            failures.append((str(p), str(err)))
-        if progress is not None:
-            progress(i + 1, len(paths))
+            finish(i, ("fail", str(err)))
+            continue
+        hit = cache.get(keys[i]) if cache is not None else None
+        if hit is not None:
+            finish(i, ("ok", hit))
+        else:
+            todo.append(i)
+    from trackscope._workers import choose_workers
+
+    n_workers = choose_workers(workers, len(todo)) if todo else 1
+    if n_workers <= 1:
+        for i in todo:
+            finish(i, _compute_one(compute, str(paths[i])))
+    else:
+        from trackscope._workers import run_in_workers
+
+        run_in_workers(_compute_one, ((i, (compute, str(paths[i]))) for i in todo), n_workers, finish)
+    results, ok, failures = [], [], []
+    for i, res in enumerate(outcome):
+        assert res is not None
+        if res[0] == "ok":
+            results.append(res[1])
+            ok.append(i)
+        else:
+            failures.append((str(paths[i]), res[1]))
     return results, ok, failures

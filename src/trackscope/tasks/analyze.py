@@ -69,12 +69,13 @@ def analyze(
     popularity_model: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     report: bool = True,
-    workers: int | None = None,
+    workers: int | str = 1,
 ) -> dict[str, Any]:
     """Analyse songs; returns ``{"songs": [...], "failures": [...], "mood_model": ..., "outputs": {...}}``.
 
-    ``workers``: processes analysing songs side by side (one thread each); None chooses (see :func:`choose_workers`),
-    1 analyses in this process. Results come back in input order either way.
+    ``workers``: processes analysing songs side by side (one thread each); ``"auto"`` chooses (see
+    :func:`trackscope._workers.choose_workers`), 1 analyses in this process. Results come back in input order
+    either way.
     """
     from trackscope.models.persist import ModelDir, load_model_dir
     from trackscope.sources.audio_dirs import walk_audio
@@ -94,6 +95,8 @@ def analyze(
             )
     if md.task != "mood" or md.input != "audio":
         raise TrackscopeError("the mood model must be an audio mood model (e.g. builtin:mood)", path=md.path)
+    from trackscope._workers import choose_workers, run_in_workers
+
     n_workers = choose_workers(workers, len(files))
     # With workers, each also draws its songs' report pictures (decoding the audio again is most of that work).
     render = report and out is not None and n_workers > 1
@@ -108,7 +111,8 @@ def analyze(
         for i, f in enumerate(files):
             done(i, analyze_song(md, f))
     else:
-        _analyze_in_workers(md.path, files, n_workers, render, done)
+        items = ((i, (str(f), render)) for i, f in enumerate(files))
+        run_in_workers(_worker_song, items, n_workers, done, initializer=_load_worker_model, initargs=(str(md.path),))
     songs: list[dict[str, Any]] = []
     figures: dict[str, bytes] = {}
     for i in range(len(files)):  # input order, whatever order the workers finished in
@@ -133,35 +137,6 @@ def analyze(
     if out is not None:
         result["outputs"] = write_outputs(result, Path(out), report=report, figures=figures)
     return result
-
-
-MAX_AUTO_WORKERS = 4
-MIN_SONGS_PER_WORKER = 3  # a worker costs ~2 s to start (torch + weights): not worth it for a song or two
-
-
-def choose_workers(workers: int | None, n_files: int) -> int:
-    """Worker processes for ``n_files`` songs: ``workers`` if given (≥ 1); otherwise, on CPU, one per core up to
-    :data:`MAX_AUTO_WORKERS` and at most one per :data:`MIN_SONGS_PER_WORKER` songs; 1 when a GPU is present (one
-    process feeds it best).
-
-    One single-threaded process per core, rather than one process with a thread per core: musicnn's small
-    operations do not scale across threads (1 and 2 threads take the same time on a 2-core machine, measured) while
-    two processes each run at full speed — the batch finishes ~2× sooner."""
-    import os
-
-    if workers is not None:
-        if workers < 1:
-            raise TrackscopeError(f"--workers must be at least 1, got {workers}")
-        return min(workers, max(n_files, 1))
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return 1
-    except ImportError:  # pragma: no cover — torch is a dependency
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_AUTO_WORKERS, n_files // MIN_SONGS_PER_WORKER))
 
 
 def analyze_song(md: Any, f: Path, render: bool = False) -> tuple[str, dict[str, Any], bytes | None]:
@@ -205,16 +180,7 @@ def analyze_song(md: Any, f: Path, render: bool = False) -> tuple[str, dict[str,
 _WORKER_MODEL: list[Any] = []
 
 
-def _init_worker(model_path: str) -> None:
-    """A worker process: one thread for torch and BLAS (the workers are the parallelism), the model opened once."""
-    import os
-
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
-
-    torch.set_num_threads(1)
+def _load_worker_model(model_path: str) -> None:
     from trackscope.models.persist import load_model_dir
 
     _WORKER_MODEL.append(load_model_dir(model_path))
@@ -222,30 +188,6 @@ def _init_worker(model_path: str) -> None:
 
 def _worker_song(path: str, render: bool) -> tuple[str, dict[str, Any], bytes | None]:
     return analyze_song(_WORKER_MODEL[0], Path(path), render)
-
-
-def _analyze_in_workers(
-    model_path: Path,
-    files: Sequence[Path],
-    n_workers: int,
-    render: bool,
-    done: Callable[[int, tuple[str, dict[str, Any], bytes | None]], None],
-) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = multiprocessing.get_context("spawn")  # never fork a process that holds OpenMP / Rich threads
-    with ProcessPoolExecutor(
-        max_workers=n_workers, mp_context=ctx, initializer=_init_worker, initargs=(str(model_path),)
-    ) as pool:
-        futures = {pool.submit(_worker_song, str(f), render): i for i, f in enumerate(files)}
-        try:
-            for fut in as_completed(futures):
-                done(futures[fut], fut.result())
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
 
 
 def _model_name(md: Any) -> str:

@@ -131,27 +131,37 @@ def song_features(path: str | Path, config: dict[str, Any], *, max_windows: int 
     )
 
 
+def _centre_clip(config: dict[str, Any], p: Path) -> dict[str, Any]:
+    import numpy as np
+
+    sf = song_features(p, config, max_windows=1)
+    return {"vector": sf.vectors[0], "names": np.array(sf.names)}
+
+
 def clip_matrix(
     paths: Sequence[str | Path],
     config: dict[str, Any],
     *,
     progress: Callable[[int, int], None] | None = None,
     cache: Any = None,
+    workers: int | str = 1,
 ) -> tuple[Any, list[str], list[int], list[tuple[str, str]]]:
-    """One vector per clip (its centre 30 s), cached by file content + config.
+    """One vector per clip (its centre 30 s), cached by file content + config; clips not in the cache are computed
+    in ``workers`` processes (1: this one; ``"auto"``: one per core, see :func:`trackscope._workers.choose_workers`).
 
     Returns ``(X, names, kept_indices, failures)``; failures are ``(path, reason)`` and do not stop the batch.
     """
+    import functools
+
     import numpy as np
 
     from trackscope.features.cache import ClipCache, cached_per_file, config_hash
 
-    def compute(p: Path) -> dict[str, Any]:
-        sf = song_features(p, config, max_windows=1)
-        return {"vector": sf.vectors[0], "names": np.array(sf.names)}
-
     tag = config_hash({**config, "kind": "centre-clip"})
-    hits, kept, failures = cached_per_file(paths, tag, compute, cache=cache or ClipCache(), progress=progress)
+    compute = functools.partial(_centre_clip, config)
+    hits, kept, failures = cached_per_file(
+        paths, tag, compute, cache=cache or ClipCache(), progress=progress, workers=workers
+    )
     rows = [np.asarray(h["vector"], dtype=np.float32) for h in hits]
     names = [str(n) for n in hits[0]["names"]] if hits else []
     if not rows:

@@ -86,9 +86,11 @@ def train(
     seed: int = 42,
     folds: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | str = 1,
     **_: Any,
 ) -> dict[str, Any]:
-    """Train a mood model on labelled audio; returns the metrics dictionary (also written to ``out/metrics.json``)."""
+    """Train a mood model on labelled audio; returns the metrics dictionary (also written to ``out/metrics.json``).
+    Clip features not yet cached are computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, cross_val_predict
@@ -105,7 +107,7 @@ def train(
         raise TrackscopeError(f"unknown model(s) {unknown}; choose from {', '.join(AUDIO_MODELS)}")
     data = find_labelled_audio(audio, labels, id_column=id_column, label=label, group_column=group_column)
     config = feature_config()
-    x, names, kept, failures = clip_matrix(data.paths, config, progress=progress)
+    x, names, kept, failures = clip_matrix(data.paths, config, progress=progress, workers=workers)
     if len(kept) == 0:
         raise TrackscopeError("no labelled clip could be decoded", path=audio)
     y = np.array([data.labels[i] for i in kept])
