@@ -10,6 +10,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(scope="module")
+def ref_patches():
+    """musicnn input patches of the short generated reference clips (tests/data/musicnn_ref/clips.npz), by clip."""
+    from pathlib import Path
+
+    import numpy as np
+
+    with np.load(Path(__file__).parent / "data" / "musicnn_ref" / "clips.npz") as z:
+        return {k.removeprefix("patches_"): z[k] for k in z.files if k.startswith("patches_")}
+
+
 @pytest.fixture
 def mood_frame():
     """A made-up Spotify-feature table: 150 rows, 5 moods, clearly separated (see trackscope.sources.example)."""

@@ -59,12 +59,6 @@ def synth_clip(kind: str) -> tuple[np.ndarray, int]:
 # --- end of the shared block -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ref_patches():
-    with np.load(REF / "clips.npz") as z:
-        return {k: z[f"patches_{k}"] for k in CLIPS}
-
-
 def _ref(model: str) -> dict[str, np.ndarray]:
     with np.load(REF / f"{model}.npz") as z:
         return dict(z)

@@ -25,12 +25,6 @@ MAPS = ("pool1", "pool2", "pool3", "pool4")  # stored as per-channel mean/max ov
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module")
-def ref_patches():
-    with np.load(REF / "clips.npz") as z:
-        return {k: z[f"patches_{k}"] for k in CLIPS}
-
-
 def _ref(model: str) -> dict[str, np.ndarray]:
     with np.load(REF / f"{model}.npz") as z:
         return dict(z)
