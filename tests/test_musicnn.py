@@ -305,3 +305,24 @@ def test_onednn_gemm_path_matches_the_portable_path(ref_patches, monkeypatch):
         for k in M.OUTPUTS:
             assert fast[k].shape == portable[k].shape, k
             np.testing.assert_allclose(fast[k].numpy(), portable[k].numpy(), rtol=1e-5, atol=2e-4, err_msg=k)
+
+
+def test_patches_split_over_threads_give_the_same_numbers(ref_patches):
+    """With several torch threads, embed_patches runs shares of the patches in parallel (one torch thread each)."""
+    import torch
+
+    from trackscope.audio.musicnn import embed_patches
+
+    x = np.concatenate([ref_patches[k] for k in sorted(ref_patches)] * 2)  # a few patches, odd split sizes
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = embed_patches(x)
+        torch.set_num_threads(3)
+        three = embed_patches(x)
+        assert torch.get_num_threads() == 3  # restored after the call
+    finally:
+        torch.set_num_threads(before)
+    for k in ("taggram", "penultimate", "timbral", "cnn3", "max_pool"):
+        assert one[k].shape == three[k].shape, k
+        np.testing.assert_allclose(one[k], three[k], rtol=1e-6, atol=1e-5, err_msg=k)

@@ -107,15 +107,39 @@ def embed_patches(
         batch_size = cpu_batch if dev.type == "cpu" else GPU_BATCH_SIZE
     if batch_size < 1:
         raise TrackscopeError(f"batch_size must be at least 1, got {batch_size}")
-    parts: dict[str, list] = {k: [] for k in outputs}
     is_vgg = model in VGG_MODELS
-    with torch.inference_mode():
-        for start in range(0, x.shape[0], batch_size):
-            batch = torch.from_numpy(x[start : start + batch_size]).to(dev)
-            out = net(batch, outputs) if is_vgg else net(batch)  # the VGG assembles only the maps asked for
-            for k in outputs:
-                parts[k].append(out[k].float().cpu().numpy())
-    result: dict[str, Any] = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+
+    def run(lo: int, hi: int) -> dict[str, list]:
+        parts: dict[str, list] = {k: [] for k in outputs}
+        with torch.inference_mode():  # thread-local: entered in each thread
+            for start in range(lo, hi, batch_size):
+                batch = torch.from_numpy(x[start : min(start + batch_size, hi)]).to(dev)
+                out = net(batch, outputs) if is_vgg else net(batch)  # the VGG assembles only the maps asked for
+                for k in outputs:
+                    parts[k].append(out[k].float().cpu().numpy())
+        return parts
+
+    threads = torch.get_num_threads()
+    n = x.shape[0]
+    if dev.type == "cpu" and threads > 1 and n > 1:
+        # The network's many small operations do not scale across torch's intra-op threads (2 threads: 74 ms a
+        # 30-s clip vs 60 on one, measured), but separate patches do: each of `threads` Python threads runs its
+        # share of the patches with one torch thread (34 ms a clip on 2). torch's thread count is process-wide,
+        # so it is lowered for the call and restored after.
+        from concurrent.futures import ThreadPoolExecutor
+
+        k = min(threads, n)
+        bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+        batch_size = min(batch_size, max(hi - lo for lo, hi in bounds))
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(k) as pool:
+                shares = list(pool.map(lambda b: run(*b), bounds))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        shares = [run(0, n)]
+    result: dict[str, Any] = {k: np.concatenate([p for sh in shares for p in sh[k]], axis=0) for k in outputs}
     result["tags"] = list(net.tags)
     return result
 
