@@ -60,7 +60,7 @@ def train_popularity(
             raise TrackscopeError("--audio needs --labels CSV (a file/id column and a popularity column)")
         if features is not None or no_metadata:
             raise TrackscopeError("--features and --no-metadata apply to --data tables only")
-        options.update(audio=audio, labels=labels, id_column=id_column, epochs=epochs)
+        options.update(audio=audio, labels=labels, id_column=id_column, epochs=epochs, workers="auto")
         if store is not None:
             options["store"] = store
     else:

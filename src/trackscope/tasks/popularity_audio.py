@@ -51,14 +51,26 @@ def clip_mel(path: Any, cfg: dict[str, Any]) -> np.ndarray:
     return power_to_db(s)[:, : cfg["n_frames"]].astype(np.float32)
 
 
+def _mel_entry(cfg: dict[str, Any], p: Path) -> dict[str, Any]:
+    return {"mel": clip_mel(p, cfg).astype(np.float16)}
+
+
 def mels_for(
-    paths: Sequence[Path], cfg: dict[str, Any], *, store: Any, progress: Callable[[int, int], None] | None = None
+    paths: Sequence[Path],
+    cfg: dict[str, Any],
+    *,
+    store: Any,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | str = 1,
 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """Mels of many files through the content-addressed store: ``(array (n, 1, mels, frames) float16, ok, bad)``.
 
     ``store`` may be a ``trackscope extract`` feature store: when its mel configuration fits (22.05 kHz, 128 bands,
     the centre ``clip_seconds``), mels are read from it and missing files are added to it, so one extraction serves
-    every experiment. Any other folder is used as a private cache."""
+    every experiment. Any other folder is used as a private cache. Files not yet cached are computed in ``workers``
+    processes (1: this one; ``"auto"``: one per core)."""
+    import functools
+
     from trackscope.features.cache import ClipCache, cached_per_file, config_hash
 
     if store is not None and _is_extract_store(store, cfg):
@@ -66,9 +78,8 @@ def mels_for(
 
     cache = ClipCache(store, namespace="mels") if store is not None else None
     tag = config_hash({"what": "popularity-mel", **cfg})
-    hits, ok, bad = cached_per_file(
-        paths, tag, lambda p: {"mel": clip_mel(p, cfg).astype(np.float16)}, cache=cache, progress=progress
-    )
+    compute = functools.partial(_mel_entry, cfg)
+    hits, ok, bad = cached_per_file(paths, tag, compute, cache=cache, progress=progress, workers=workers)
     out = [h["mel"] for h in hits]
     shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
     return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
@@ -102,21 +113,22 @@ def _mels_from_extract_store(
     return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
 
 
-def embeddings_for(paths: Sequence[Path], *, store: Any) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-    """musicnn penultimate-layer mean and std over 3-s patches (400 values per clip)."""
-    try:
-        from trackscope.audio.musicnn import embed
-    except ImportError:
-        raise TrackscopeError("the embedding model needs trackscope's musicnn port, which is not installed") from None
+def _embedding_entry(p: Path) -> dict[str, Any]:
+    from trackscope.audio.musicnn import embed
+
+    pen = embed(str(p), layers=["penultimate"])["penultimate"]
+    return {"vec": np.concatenate([pen.mean(0), pen.std(0)]).astype(np.float32)}
+
+
+def embeddings_for(
+    paths: Sequence[Path], *, store: Any, workers: int | str = 1
+) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+    """musicnn penultimate-layer mean and std over 3-s patches (400 values per clip); files not yet cached are
+    computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
     from trackscope.features.cache import ClipCache, cached_per_file
 
     cache = ClipCache(store, namespace="musicnn") if store is not None else None
-
-    def compute(p: Path) -> dict[str, Any]:
-        pen = embed(str(p))["penultimate"]
-        return {"vec": np.concatenate([pen.mean(0), pen.std(0)]).astype(np.float32)}
-
-    hits, ok, bad = cached_per_file(paths, "msd-penultimate", compute, cache=cache)
+    hits, ok, bad = cached_per_file(paths, "msd-penultimate", _embedding_entry, cache=cache, workers=workers)
     out = [h["vec"] for h in hits]
     return (np.stack(out) if out else np.zeros((0, 400), np.float32)), ok, bad
 
@@ -212,8 +224,11 @@ def train_audio(
     batch_size: int = 32,
     patience: int = 5,
     fast: bool | None = None,
+    workers: int | str = 1,
 ) -> dict[str, Any]:
-    """Train the audio models on labelled clips; save the best (by test ROC-AUC) to ``out``; returns the metrics."""
+    """Train the audio models on labelled clips; save the best (by test ROC-AUC) to ``out``; returns the metrics.
+    Mels and embeddings not yet cached are computed in ``workers`` processes (1: this one; ``"auto"``: one per core).
+    """
     from trackscope.models.training import TrainConfig, predict_proba, roc_auc
     from trackscope.tasks import popularity_report as report
 
@@ -227,7 +242,7 @@ def train_audio(
     cfg = mel_config(n_mels=n_mels, clip_seconds=clip_seconds)
     work = work_dir(out)
     store = Path(store) if store is not None else work / "store"
-    x, ok, bad = mels_for(paths, cfg, store=store, progress=progress)
+    x, ok, bad = mels_for(paths, cfg, store=store, progress=progress, workers=workers)
     if len(ok) < 10:
         raise TrackscopeError(f"only {len(ok)} usable clips; need at least 10", path=audio)
     paths, scores = [paths[i] for i in ok], scores[ok]
@@ -250,7 +265,7 @@ def train_audio(
         else:
             feats = x
             if name == "embedding":
-                emb, eok, ebad = embeddings_for(paths, store=store)
+                emb, eok, ebad = embeddings_for(paths, store=store, workers=workers)
                 if len(eok) != len(paths):
                     raise TrackscopeError(f"musicnn failed on {len(ebad)} clips: {ebad[0][0]}: {ebad[0][1]}")
                 feats = emb
