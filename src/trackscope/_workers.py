@@ -22,21 +22,22 @@ MAX_AUTO_WORKERS = 4
 MIN_ITEMS_PER_WORKER = 3  # a worker costs ~2 s to start: not worth it for a song or two
 
 
-def choose_workers(workers: int | str | None, n_items: int) -> int:
+def choose_workers(workers: int | str | None, n_items: int, *, gpu_aware: bool = True) -> int:
     """A number of worker processes (≥ 1, at most one per item) for ``workers`` = a number, or ``"auto"`` / None:
     on CPU one per core up to :data:`MAX_AUTO_WORKERS` and at most one per :data:`MIN_ITEMS_PER_WORKER` items; 1
-    with a GPU (one process feeds it best)."""
+    with a GPU (one process feeds it best) unless ``gpu_aware`` is False (work that never uses torch)."""
     if workers is not None and workers != "auto":
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise TrackscopeError(f"--workers must be a whole number of at least 1, got {workers!r}")
         return min(workers, max(n_items, 1))
-    try:
-        import torch
+    if gpu_aware:
+        try:
+            import torch
 
-        if torch.cuda.is_available():
-            return 1
-    except ImportError:  # pragma: no cover — torch is a dependency
-        pass
+            if torch.cuda.is_available():
+                return 1
+        except ImportError:  # pragma: no cover — torch is a dependency
+            pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, MAX_AUTO_WORKERS, n_items // MIN_ITEMS_PER_WORKER))
 

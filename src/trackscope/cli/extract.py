@@ -16,7 +16,9 @@ def extract(
     paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder (created; reruns resume)."),
     what: str = typer.Option("mel,descriptors", "--what", help="What to compute: mel, descriptors or both."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Processes (one thread each); use your cores."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-j", min=1, help="Processes, one thread each (default: one per core, up to 4)."
+    ),
     sr: int = typer.Option(SAMPLE_RATE, "--sr", help="Sample rate to analyse at (Hz)."),
     mel_window: float = typer.Option(
         30.0, "--mel-window", min=0.0, help="Seconds of mel from the centre of each song (0 = whole song)."
@@ -33,7 +35,9 @@ def extract(
 
     kinds = split_list(what) or []
     with progress_bar("Extracting", enabled=not as_json) as update:
-        summary = api.extract(paths, out, what=kinds, workers=workers, sr=sr, mel_window=mel_window, progress=update)
+        summary = api.extract(
+            paths, out, what=kinds, workers=workers or "auto", sr=sr, mel_window=mel_window, progress=update
+        )
     if as_json:
         emit_json(summary)
     else:

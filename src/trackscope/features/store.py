@@ -112,7 +112,7 @@ def extract(
     out: str | os.PathLike,
     *,
     what: Sequence[str] = WHAT,
-    workers: int = 1,
+    workers: int | str = 1,
     sr: int = SAMPLE_RATE,
     mel_window: float | None = MEL_WINDOW,
     progress: Callable[[int, int], None] | None = None,
@@ -120,8 +120,9 @@ def extract(
     """Compute mel spectrograms and/or descriptors for every audio file under ``paths`` into the store ``out``.
 
     Finished entries (same bytes, same configuration) are skipped; bad files are listed in ``STORE/failures.csv``
-    and never stop the batch. ``workers > 1`` uses that many processes of one thread each (call from under an
-    ``if __name__ == "__main__":`` guard in scripts). ``mel_window`` seconds from the centre of each song (None or 0:
+    and never stop the batch. ``workers > 1`` uses that many processes of one thread each, ``"auto"`` one per core
+    (see :func:`trackscope._workers.choose_workers`; call from under an ``if __name__ == "__main__":`` guard in
+    scripts). ``mel_window`` seconds from the centre of each song (None or 0:
     the whole song). Returns a summary: files, done, cached, failed, seconds, store, what, failures (first 20).
     """
     t0 = time.perf_counter()
@@ -131,8 +132,9 @@ def extract(
     bad = [w for w in what if w not in WHAT]
     if bad or not what:
         raise TrackscopeError(f"--what must be a list of {', '.join(WHAT)}; got {', '.join(bad) or 'nothing'}")
-    if workers < 1:
-        raise TrackscopeError(f"workers must be >= 1, got {workers}")
+    from trackscope._workers import choose_workers
+
+    choose_workers(workers, 1)  # validates: a whole number ≥ 1, or "auto"
     if sr < 1000:
         raise TrackscopeError(f"sample rate {sr} Hz is too low (use e.g. 22050)")
     root = Path(out)
@@ -225,6 +227,7 @@ def extract(
         if progress:
             progress(min(done_count[0], total), total)
 
+    workers = choose_workers(workers, len(jobs), gpu_aware=False)
     _run_jobs(list(jobs.values()), workers, on_result)
 
     for path in list(rows):
