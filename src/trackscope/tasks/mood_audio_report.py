@@ -68,7 +68,16 @@ def model_card(metrics: dict[str, Any], extra: str = "") -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {m} | {r['mean']:.3f} | {r['std']:.3f} | {r['train']:.3f} |" for m, r in cv.items()]
-    lines += ["", f"Versions: {metrics['versions']}", ""]
+    lines += [
+        "",
+        "Inputs unlike the training clips (noise, speech, test tones, styles far from the training music) still get a",
+        "mood from any classifier; `novelty.safetensors` (when present) describes the training clips, and predictions",
+        "report `novelty` in [0, 1] (the share of held-out training clips closer to the training data) and `unusual`",
+        "above 0.99 — treat those moods as guesses (`trackscope.models.novelty`).",
+        "",
+        f"Versions: {metrics['versions']}",
+        "",
+    ]
     if extra:
         lines += [extra, ""]
     return "\n".join(lines)
