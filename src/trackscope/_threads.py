@@ -19,18 +19,23 @@ from functools import wraps
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
-_CONTROLLER: list[Any] = []
+_CONTROLLER: dict[str, Any] = {}
 
 
 def _controller() -> Any:
-    if not _CONTROLLER:
+    """threadpoolctl's view of the loaded thread pools (~1 ms to build), rebuilt when modules were imported since:
+    a module imported later (scipy.linalg, say) may have loaded another BLAS."""
+    import sys
+
+    if _CONTROLLER.get("modules") != len(sys.modules):
         try:
             from threadpoolctl import ThreadpoolController
 
-            _CONTROLLER.append(ThreadpoolController())
+            _CONTROLLER["ctl"] = ThreadpoolController()
         except Exception:  # noqa: BLE001 — no threadpoolctl, or it cannot inspect this process: run unlimited
-            _CONTROLLER.append(None)
-    return _CONTROLLER[0]
+            _CONTROLLER["ctl"] = None
+        _CONTROLLER["modules"] = len(sys.modules)
+    return _CONTROLLER["ctl"]
 
 
 @contextmanager

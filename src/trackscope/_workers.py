@@ -43,13 +43,19 @@ def choose_workers(workers: int | str | None, n_items: int, *, gpu_aware: bool =
 
 
 def init_single_thread(extra: Callable[..., None] | None = None, *args: Any) -> None:
-    """Worker start: one thread for torch and BLAS (the workers are the parallelism); then ``extra(*args)``."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    """Worker start: one thread for torch, BLAS and FFT (the workers are the parallelism); then ``extra(*args)``.
+
+    The variables are read when torch or a BLAS first loads, so torch is not imported here (workers that never use
+    it start in a fraction of a second); libraries already loaded (numpy, via unpickling) are limited directly."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
+    try:
+        from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover — threadpoolctl is a dependency
+        pass
     if extra is not None:
         extra(*args)
 

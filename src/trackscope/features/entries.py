@@ -1,7 +1,8 @@
 """Store entries: content hashing, atomic writes and the per-file worker that computes a song's entries.
 
 Used by :mod:`trackscope.features.store`; the worker runs in the main process or in ``spawn``-ed processes with one
-thread each (:func:`init_worker`). It never raises: a bad file comes back as ``{"ok": False, "reason": ...}``.
+thread each (:func:`trackscope._workers.init_single_thread`). It never raises: a bad file comes back as
+``{"ok": False, "reason": ...}``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_frame",
     "read_table",
-    "init_worker",
     "compute",
 ]
 
@@ -45,19 +45,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
     write_frame(frame, path)
-
-
-# the worker
-def init_worker() -> None:
-    """One thread per worker process: with N processes on N cores, extra BLAS/FFT threads only fight each other."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover — threadpoolctl comes with scikit-learn
-        pass
 
 
 class _quiet_stderr:  # noqa: N801 — used as a context manager

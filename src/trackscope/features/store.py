@@ -43,7 +43,6 @@ from trackscope.features.entries import (
     compute,
     config_hash,
     file_sha256,
-    init_worker,
     read_table,
 )
 from trackscope.features.reader import FeatureStore
@@ -265,32 +264,15 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dic
     if not jobs:
         return
     if workers == 1 or len(jobs) == 1:
-        try:
-            from threadpoolctl import threadpool_limits
+        from trackscope._threads import single_blas_thread
 
-            limiter = threadpool_limits(1)
-        except ImportError:  # pragma: no cover
-            limiter = None
-        try:
+        with single_blas_thread():
             for job in jobs:
                 on_result(compute(job))
-        finally:
-            if limiter is not None:
-                limiter.restore_original_limits()
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from trackscope._workers import run_in_workers
 
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads (Rich's refresh thread)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=init_worker) as pool:
-        futures = [pool.submit(compute, job) for job in jobs]
-        try:
-            for fut in as_completed(futures):
-                on_result(fut.result())
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+    run_in_workers(compute, ((i, (job,)) for i, job in enumerate(jobs)), workers, lambda _, res: on_result(res))
 
 
 def _finish_tables(
