@@ -29,24 +29,34 @@ def _open(model: str | Path):
     return md, importlib.import_module(_TASK_MODULES[md.task])
 
 
+def _train(task: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """Check ``out`` before any work, then train with ``overwrite`` in force for the model folder it writes."""
+    from trackscope.models.persist import allow_overwrite, check_model_output
+
+    overwrite = bool(options.pop("overwrite", False))
+    if options.get("out") is not None:
+        check_model_output(options["out"], overwrite=overwrite)
+    with allow_overwrite(overwrite):
+        return task(**options)
+
+
 def train_mood(**options: Any) -> dict[str, Any]:
-    """Train a mood model (from a Spotify-feature table, or from audio); see :func:`trackscope.tasks.mood.train`."""
-    from trackscope.models.persist import check_model_output
+    """Train a mood model (from a Spotify-feature table, or from audio); see :func:`trackscope.tasks.mood.train`.
+
+    ``overwrite=True`` lets ``out`` be an existing model folder: its own files (those its ``model.json`` lists) are
+    replaced, anything else in it is kept. Without it a non-empty ``out`` is refused before any work.
+    """
     from trackscope.tasks.mood import train
 
-    if options.get("out") is not None:
-        check_model_output(options["out"])
-    return train(**options)
+    return _train(train, options)
 
 
 def train_popularity(**options: Any) -> dict[str, Any]:
-    """Train a hit-potential model; see :func:`trackscope.tasks.popularity.train`."""
-    from trackscope.models.persist import check_model_output
+    """Train a hit-potential model; see :func:`trackscope.tasks.popularity.train` (``overwrite``: as
+    :func:`train_mood`)."""
     from trackscope.tasks.popularity import train
 
-    if options.get("out") is not None:
-        check_model_output(options["out"])
-    return train(**options)
+    return _train(train, options)
 
 
 def _call(md: Any, func: Any, **options: Any) -> Any:

@@ -71,7 +71,9 @@ def _table_demo(out: Path, as_json: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     table = write_example_table(out / "example-moods.csv", DEMO_ROWS, seed=DEMO_SEED, noise=DEMO_NOISE)
     with progress_bar("Training mood models", enabled=not as_json) as progress:
-        metrics = api.train_mood(data=table, out=out / "mood-model", models=DEMO_MODELS, seed=42, progress=progress)
+        metrics = api.train_mood(
+            data=table, out=out / "mood-model", models=DEMO_MODELS, seed=42, progress=progress, overwrite=True
+        )
     report = Path(metrics["out"]) / "report.html"
     if as_json:
         emit_json({**metrics, "example_table": str(table), "report": str(report)})

@@ -9,6 +9,10 @@ import typer
 
 from trackscope.cli._app import console, emit_json, handle_errors, progress_bar, split_list, train_app
 
+OVERWRITE_HELP = (
+    "Replace the model in an existing --out model folder: only the files its model.json lists are replaced, "
+    "any other file in the folder is kept. Without it, an existing non-empty --out is refused."
+)
 MODELS_HELP = "Model families to grid-search, comma-separated: logreg, mlp, svm, rf, gbm, ensemble (default: all)."
 
 
@@ -36,6 +40,7 @@ def train_mood(
     workers: int | None = typer.Option(
         None, "--workers", help="With --audio: clips analysed side by side, one process each (default: one per core)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as exactly one JSON object on stdout."),
 ) -> None:
     """Train a mood classifier: stratified split, grid-searched models chosen by cross-validation, and a folder with
@@ -64,6 +69,7 @@ def train_mood(
         "id_column": id_column,
         "group_column": group_column,
         "workers": ("auto" if workers is None else workers) if audio is not None else None,
+        "overwrite": overwrite or None,
     }
     options = {k: v for k, v in options.items() if v is not None}
     with progress_bar("Training mood models") as progress:

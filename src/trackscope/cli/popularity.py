@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from trackscope.cli._app import console, emit_json, handle_errors, progress_bar, split_list, train_app
+from trackscope.cli.mood import OVERWRITE_HELP
 from trackscope.errors import TrackscopeError
 
 
@@ -46,6 +47,7 @@ def train_popularity(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object (the metrics) on stdout."),
 ) -> None:
     """Train hit-potential models (popular = popularity ≥ a threshold from the training split), compare them on the
@@ -75,6 +77,7 @@ def train_popularity(
             group_column=group_column,
             seed=seed,
             out=out,
+            overwrite=overwrite,
             progress=progress,
             **options,
         )

@@ -6,6 +6,8 @@ weights as ``*.safetensors`` and plain JSON/CSV/Markdown/HTML. Nothing is unpick
 ``model.json`` is refused as tampered.
 
 Folders are written to a temporary sibling and renamed into place, so a crash never leaves a half-written model.
+An existing model folder is replaced only when asked (``overwrite``), and then only its own files (those its
+``model.json`` lists): trackscope never deletes a file it did not write.
 ``builtin:NAME`` names a model folder shipped inside the package (``trackscope/models/builtin/NAME``).
 """
 
@@ -15,9 +17,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from trackscope._json import dumps
@@ -54,29 +58,96 @@ def resolve_model_path(path: str | Path) -> Path:
     return Path(path)
 
 
-def check_model_output(out: str | Path) -> Path:
-    """Fail fast (before any training) on an ``--out`` that cannot become a model folder."""
+# ``overwrite`` for every model folder written in this context (see :func:`allow_overwrite`): lets the api's train
+# functions pass ``overwrite=True`` down to the :class:`ModelWriter` of any task without threading it through each.
+_OVERWRITE: ContextVar[bool] = ContextVar("trackscope_model_overwrite", default=False)
+
+
+@contextmanager
+def allow_overwrite(enabled: bool = True) -> Iterator[None]:
+    """Inside this block, :class:`ModelWriter` (created without an explicit ``overwrite``) may replace an existing
+    model folder's own files; see :func:`check_model_output`."""
+    token = _OVERWRITE.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _OVERWRITE.reset(token)
+
+
+def overwrite_allowed() -> bool:
+    """Whether :func:`allow_overwrite` is in force here."""
+    return _OVERWRITE.get()
+
+
+def _own_files(out: Path) -> list[str]:
+    """The files an existing model folder's ``model.json`` says trackscope wrote (relative POSIX paths), plus
+    ``model.json`` itself. Raises :class:`ModelError` when ``model.json`` is not a trackscope model description."""
+    try:
+        meta = json.loads((out / MODEL_JSON).read_text())
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{MODEL_JSON} is unreadable ({err}); not replacing this folder", path=out) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("files", {}), dict):
+        raise ModelError(f"{MODEL_JSON} is not a trackscope model description; not replacing this folder", path=out)
+    names = []
+    for name in meta.get("files", {}):
+        rel = PurePosixPath(str(name))
+        # a hand-edited model.json must not make trackscope delete anything outside the folder
+        if rel.is_absolute() or not rel.parts or any(part in ("", ".", "..") for part in rel.parts):
+            raise ModelError(f"{MODEL_JSON} lists a file outside the folder ({name!r}); not replacing it", path=out)
+        names.append(rel.as_posix())
+    return [*names, MODEL_JSON]
+
+
+def check_model_output(out: str | Path, *, overwrite: bool = False) -> Path:
+    """Fail fast (before any training) on an ``--out`` that cannot become a model folder.
+
+    A missing or empty folder is fine. A non-empty one is refused unless ``overwrite`` is True, and even then only a
+    trackscope model folder (one with a ``model.json``) is accepted: only its own files (those its ``model.json``
+    lists, and ``model.json``) are replaced; anything else in it is kept.
+    """
     from trackscope._atomic import output_folder
 
     out = Path(out)
     output_folder(out, create=False)
-    if out.is_dir() and any(out.iterdir()) and not (out / MODEL_JSON).exists():
-        raise ModelError("output folder exists and is not a trackscope model folder; choose another", path=out)
     if out.parent.exists() and not out.parent.is_dir():
         raise ModelError("the parent of the output folder is a file", path=out)
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MODEL_JSON).is_file():
+            raise ModelError(
+                f"output folder exists, is not empty and is not a trackscope model folder (no {MODEL_JSON}); "
+                "choose another --out",
+                path=out,
+            )
+        if not overwrite:
+            raise ModelError(
+                "output folder already holds a model; give --overwrite to replace the model's own files "
+                "(other files in it are kept), or choose another --out",
+                path=out,
+            )
+        _own_files(out)
     return out
 
 
 @dataclass
 class ModelWriter:
-    """Collects a model's files in a temporary folder; :meth:`commit` renames it into place atomically."""
+    """Collects a model's files in a temporary folder; :meth:`commit` moves them into place.
+
+    A new (or empty) ``out`` is the temporary folder renamed into place: atomic. An existing model folder (allowed
+    only with ``overwrite``; by default the value :func:`allow_overwrite` set) gets each new file renamed over the
+    old one (each rename atomic), ``model.json`` last, so until the new ``model.json`` lands the old one still
+    describes the folder and :func:`load_model_dir` refuses the mixture as modified rather than loading it; then the
+    old model's files that the new one lacks are removed. Files the old ``model.json`` does not list stay untouched.
+    """
 
     out: Path
     meta: dict[str, Any]
+    overwrite: bool | None = None
     _tmp: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.out = check_model_output(self.out)
+        if self.overwrite is None:
+            self.overwrite = _OVERWRITE.get()
+        self.out = check_model_output(self.out, overwrite=self.overwrite)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
 
@@ -118,25 +189,51 @@ class ModelWriter:
                 files[p.relative_to(self._tmp).as_posix()] = sha256_file(p)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.meta, "files": files}
         self.add_json(MODEL_JSON, meta)
-        # Swap in: move an existing folder aside first, so at every instant either the old or the new one is whole.
-        old = None
-        if self.out.exists():
-            if not (self.out / MODEL_JSON).exists() and any(self.out.iterdir()):
-                shutil.rmtree(self._tmp, ignore_errors=True)
-                raise ModelError(
-                    "output folder exists and is not a trackscope model folder; choose another", path=self.out
-                )
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
-            os.replace(self.out, old)
         from trackscope._atomic import default_mode
 
         os.chmod(self._tmp, default_mode(directory=True))  # mkdtemp makes 0700 folders
         for p in self._tmp.rglob("*"):  # and some writers (safetensors) make 0600 files
             os.chmod(p, default_mode(directory=p.is_dir()))
-        os.replace(self._tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:  # checked again: the folder may have changed while the model trained
+            check_model_output(self.out, overwrite=bool(self.overwrite))
+        except BaseException:
+            self.abort()
+            raise
+        if self.out.is_dir() and any(self.out.iterdir()):
+            self._replace_into(list(files))
+        else:
+            if self.out.is_dir():
+                self.out.rmdir()  # empty: nothing of anyone's is lost
+            os.replace(self._tmp, self.out)
         return self.out
+
+    def _replace_into(self, new_files: list[str]) -> None:
+        """Move the new files over an existing model folder's own files, model.json last; keep everything else."""
+        old_files = _own_files(self.out)
+        for name in [*new_files, MODEL_JSON]:
+            target = self.out / name
+            if target.is_dir() and not target.is_symlink():
+                self.abort()
+                raise ModelError(f"{name} in the output folder is a folder; move it away first", path=self.out)
+        try:
+            for name in [*new_files, MODEL_JSON]:  # each rename is atomic; model.json, the commit point, goes last
+                target = self.out / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp / name, target)
+        except BaseException:
+            self.abort()
+            raise
+        keep = set(new_files) | {MODEL_JSON}
+        for name in old_files:
+            if name not in keep:
+                stale = self.out / name
+                if stale.is_file() or stale.is_symlink():
+                    stale.unlink()
+                parent = stale.parent
+                while parent != self.out and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()  # a sub-folder only the old model used
+                    parent = parent.parent
+        shutil.rmtree(self._tmp, ignore_errors=True)  # only empty sub-folders are left in it
 
     def abort(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)

@@ -40,6 +40,7 @@ def train(
     group_column: str | None = None,
     scaler: str | None = None,
     dedupe: str | None = "id",
+    overwrite: bool | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
     """Train a mood classifier on a table of Spotify features and write its model folder to ``out``.
@@ -64,12 +65,25 @@ def train(
         Train from audio instead (:func:`trackscope.tasks.mood_audio.train`).
     scaler : {"power", "standard"}, optional
         Feature scaling for the non-tree models (default ``power``: Yeo-Johnson then standardise).
+    overwrite : bool, optional
+        Allow ``out`` to be an existing model folder: only its own files are replaced, other files are kept (see
+        :func:`trackscope.models.persist.check_model_output`). None: as
+        :func:`~trackscope.models.persist.allow_overwrite` set it (False by default).
 
     Returns
     -------
     dict
         The metrics (also ``out/metrics.json``), plus ``"out"``: the model folder.
     """
+    from trackscope.models.persist import allow_overwrite, check_model_output, overwrite_allowed
+
+    if overwrite is not None:
+        with allow_overwrite(overwrite):
+            return train(
+                data=data, out=out, label=label, features=features, test_size=test_size, seed=seed, models=models,
+                progress=progress, audio=audio, labels=labels, id_column=id_column, group_column=group_column,
+                scaler=scaler, dedupe=dedupe, **kw,
+            )  # fmt: skip
     if audio is not None:
         from trackscope.tasks import mood_audio
 
@@ -105,6 +119,7 @@ def train(
         raise TrackscopeError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}")
     if not 0.0 < float(test_size) < 1.0:
         raise TrackscopeError(f"--test-size must be between 0 and 1, got {test_size}")
+    check_model_output(out, overwrite=overwrite_allowed())  # before any work
     table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)
     X, y = table.X(), table.y()  # noqa: N806
     groups = None
