@@ -143,7 +143,7 @@ def bad_input_corpus(folder: str | Path) -> dict[str, Path]:
 BAD_REASONS = {
     "empty": "empty file",
     "truncated_mp3": "truncated",
-    "text_mp3": "not a recognised audio file",
+    "text_mp3": "not an audio file",
     "too_short": "too short",
     "nan_wav": "NaN",
     "folder_mp3": "folder",

@@ -159,3 +159,118 @@ def test_m4a_goes_through_ffmpeg_and_is_downmixed_like_soundfile(tmp_path, monke
     _fake_ffmpeg(bindir, "sys.stderr.write('moov atom not found\\n')\nsys.exit(1)")
     with pytest.raises(AudioError, match="moov atom not found"):
         load_audio(m4a)
+
+
+def _no_ffmpeg(tmp_path, monkeypatch):
+    empty = tmp_path / "no-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_text_named_mp3_is_not_audio_and_never_blames_ffmpeg(tmp_path, monkeypatch):
+    p = tmp_path / "x.mp3"
+    p.write_text("Dear diary, today I renamed a text file to .mp3\n" * 20)
+    _no_ffmpeg(tmp_path, monkeypatch)
+    with pytest.raises(AudioError) as exc:
+        load_audio(p)
+    msg = str(exc.value)
+    assert msg.startswith(f"{p}: not an audio file") and "text" in msg and "soundfile" in msg
+    assert "ffmpeg" not in msg and "\n" not in msg
+    # with an ffmpeg on PATH, a text file is still not handed to it
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _fake_ffmpeg(bindir, f"open({str(tmp_path / 'ffmpeg-ran')!r}, 'w').close()\nsys.exit(1)")
+    monkeypatch.setenv("PATH", str(bindir))
+    with pytest.raises(AudioError, match="not an audio file"):
+        load_audio(p)
+    assert not (tmp_path / "ffmpeg-ran").exists()
+
+
+def test_unknown_bytes_and_containers_that_need_ffmpeg(tmp_path, monkeypatch):
+    _no_ffmpeg(tmp_path, monkeypatch)
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)).replace(b"\xff", b"\0"))
+    with pytest.raises(AudioError, match="not an audio file: no known audio format") as exc:
+        load_audio(junk)
+    assert "ffmpeg" not in str(exc.value)
+    # an MP4 container under a name that does not say so: it is audio, and ffmpeg is what it needs
+    mp4 = tmp_path / "voice-memo.dat"
+    mp4.write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 500)
+    with pytest.raises(AudioError, match="MP4/M4A audio needs ffmpeg"):
+        load_audio(mp4)
+
+
+def _garbled_mp3(tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "garbled.mp3"
+    sf.write(path, sine(440, 4.0, amp=0.3), SR, format="MP3")
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_decoder_chatter_never_reaches_fd2(tmp_path, capfd):
+    import contextlib
+
+    import soundfile as sf
+
+    path = _garbled_mp3(tmp_path)
+    with contextlib.suppress(sf.LibsndfileError):  # libmpg123 complains on fd 2 (else this test proves nothing)
+        sf.read(path)
+    assert "MPEG" in capfd.readouterr().err
+    for decode in (lambda: [load_audio(path)], lambda: list(iter_windows(path, window=1.0))):
+        try:
+            assert all(a.duration > 0 for a in decode())
+        except AudioError as err:  # failing is fine, printing is not; what the decoder said is in the message
+            msg = str(err)
+            assert msg.startswith(str(path)) and "\n" not in msg and "decoder:" in msg
+    assert capfd.readouterr().err == ""
+    os.write(2, b"still ours\n")  # fd 2 is back where it was
+    assert capfd.readouterr().err == "still ours\n"
+
+
+def test_capture_stderr_is_scoped_nested_and_thread_safe(capfd):
+    import threading
+
+    from trackscope._stderr import capture_stderr, last_line
+
+    with capture_stderr() as outer:
+        os.write(2, b"Note: outer\n")
+        with capture_stderr() as inner:
+            os.write(2, b"[parse.c:wetwork():1349] error: inner\n")
+    assert outer.text == "Note: outer\n[parse.c:wetwork():1349] error: inner\n"
+    assert inner.text == "[parse.c:wetwork():1349] error: inner\n" and last_line(inner.text) == "error: inner"
+    assert capfd.readouterr().err == ""
+    # Overlapping captures in two threads that end in the other order than they began: a per-caller
+    # save/dup2/restore would leave fd 2 pointing at the first caller's sink.
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    texts = {}
+
+    def a():
+        with capture_stderr() as cap:
+            a_in.set()
+            b_in.wait(5)
+            os.write(2, b"from a\n")
+        texts["a"] = cap.text
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with capture_stderr() as cap:
+            b_in.set()
+            a_out.wait(5)
+            os.write(2, b"from b\n")
+        texts["b"] = cap.text
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert texts["a"] == "from a\n"
+    assert texts["b"].endswith("from b\n")  # a concurrent stretch may also hold the other thread's chatter
+    os.write(2, b"visible\n")
+    assert capfd.readouterr().err == "visible\n"

@@ -18,7 +18,11 @@ How (measured in ``/work/shared/FIELD-NOTES.md``):
   ``load_audio(p).samples`` matches ``librosa.load(p, sr=22050)``.
 
 Bad input raises :class:`~trackscope.errors.AudioError` with ``path`` set and a one-line reason. Digital silence
-is valid audio (``Audio.silent`` is True).
+is valid audio (``Audio.silent`` is True). A file libsndfile cannot open is sniffed by its first bytes: text or no
+known audio format is "not an audio file" (ffmpeg is tried only where it may help: a container that needs it, or an
+unknown format while ffmpeg is on PATH), so a missing ffmpeg is blamed only for files that need it. What decoders
+print on fd 2 (libmpg123's "Note: Illegal Audio-MPEG-Header …") is captured around each libsndfile call
+(:func:`trackscope._stderr.capture_stderr`) and folded into the error message when decoding fails.
 """
 
 from __future__ import annotations
@@ -156,40 +160,137 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p
 
 
+# What the first bytes of a file say it is (see :func:`_sniff`). libsndfile reads the first group itself; the second
+# needs ffmpeg.
+_SOUNDFILE_KINDS = frozenset({"WAV", "AIFF", "FLAC", "Ogg", "MP3", "AU", "Wave64", "CAF"})
+_FFMPEG_KINDS = frozenset({"MP4/M4A", "ADTS AAC", "ASF/WMA", "Matroska/WebM", "WavPack", "Monkey's Audio", "AMR"})
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"RIFF", "WAV"),
+    (0, b"RIFX", "WAV"),
+    (0, b"RF64", "WAV"),
+    (0, b"fLaC", "FLAC"),
+    (0, b"OggS", "Ogg"),
+    (0, b"ID3", "MP3"),
+    (4, b"ftyp", "MP4/M4A"),
+    (0, b"\x30\x26\xb2\x75", "ASF/WMA"),
+    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"),
+    (0, b"caff", "CAF"),
+    (0, b".snd", "AU"),
+    (0, b"riff", "Wave64"),
+    (0, b"wvpk", "WavPack"),
+    (0, b"MAC ", "Monkey's Audio"),
+    (0, b"#!AMR", "AMR"),
+)
+
+
+def _sniff(path: Path) -> str | None:
+    """The kind of file its first bytes announce: an audio container (``"MP3"``, ``"MP4/M4A"``, …), ``"text"``, or
+    None when they match nothing known."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    for offset, magic, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame header
+        return "ADTS AAC" if (head[1] >> 1) & 3 == 0 else "MP3"
+    if head and b"\x00" not in head:
+        for cut in range(4):  # the 4096 bytes may end inside a UTF-8 character
+            try:
+                text = head[: len(head) - cut].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if all(c.isprintable() or c in "\t\n\r\f\v" for c in text):
+                return "text"
+            break
+    return None
+
+
+def _soundfile_reason(err: Exception) -> str:
+    """libsndfile's reason without the ``Error opening '...':`` prefix (the path is already in the message)."""
+    text = str(err).strip()
+    if text.startswith("Error opening") and "': " in text:
+        text = text.split("': ", 1)[1]
+    # libsndfile says this for an .mp3 it cannot parse; the file exists and is regular (checked before)
+    if "does not exist or is not a regular file" in text:
+        text = "Format not recognised"
+    return text.rstrip(".") or type(err).__name__
+
+
+def _with_chatter(reason: str, chatter: str) -> str:
+    """``reason`` plus the decoder's last word on fd 2, when it said something."""
+    from trackscope._stderr import last_line
+
+    note = last_line(chatter)
+    return f"{reason}; decoder: {note}" if note else reason
+
+
 class _Source:
-    """An open audio file: soundfile directly, or an ffmpeg-decoded temporary WAV."""
+    """An open audio file: soundfile directly, or an ffmpeg-decoded temporary WAV.
+
+    Every libsndfile call runs inside :func:`trackscope._stderr.capture_stderr`: what its decoders print on fd 2
+    (libmpg123's resync notes) never reaches the terminal; the last of it goes into :attr:`chatter` and into the
+    error message when decoding fails.
+    """
 
     def __init__(self, path: Path) -> None:
         import soundfile as sf
 
+        from trackscope._stderr import capture_stderr
+
         self.path = path
         self._tmp: str | None = None
+        self.chatter = ""
         if path.suffix.lower() in FFMPEG_SUFFIXES:
             self.fh = self._via_ffmpeg(path, None)
         else:
             try:
-                self.fh = sf.SoundFile(str(path))
+                with capture_stderr() as cap:
+                    self.fh = sf.SoundFile(str(path))
+                self.chatter = cap.text
             except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-                self.fh = self._via_ffmpeg(path, err)
+                self.chatter = cap.text
+                self.fh = self._not_soundfile(path, err)
         self.sr = int(self.fh.samplerate)
         self.channels = int(self.fh.channels)
         frames = int(self.fh.frames)
         # libsndfile reports a huge sentinel for streams of unknown length.
         self.frames: int | None = frames if 0 < frames < 2**62 else None
 
-    def _via_ffmpeg(self, path: Path, err: Exception | None):
+    def _not_soundfile(self, path: Path, err: Exception):
+        """libsndfile cannot open ``path``: say what it is instead (text, no known audio at all, a damaged file of a
+        kind libsndfile reads, a container that needs ffmpeg), trying ffmpeg only where it may help."""
+        kind = _sniff(path)
+        plain = f"soundfile: {_soundfile_reason(err)}"
+        if kind == "text":
+            raise AudioError(f"not an audio file: it holds text ({plain})", path=path)
+        # what the decoder printed helps with a damaged file of a known kind; for a file of no known kind it is noise
+        reason = plain if kind is None else _with_chatter(plain, self.chatter)
+        if shutil.which("ffmpeg") is not None:
+            return self._via_ffmpeg(path, err, reason=reason, kind=kind)
+        if kind in _FFMPEG_KINDS:
+            raise AudioError(
+                f"{kind} audio needs ffmpeg, which is not on PATH (install ffmpeg, or convert the file to "
+                f"wav/flac/mp3/ogg; {reason})",
+                path=path,
+            )
+        if kind in _SOUNDFILE_KINDS:
+            raise AudioError(f"damaged or unsupported {kind} file ({reason})", path=path)
+        raise AudioError(f"not an audio file: no known audio format ({reason})", path=path)
+
+    def _via_ffmpeg(self, path: Path, err: Exception | None, *, reason: str = "", kind: str | None = None):
         import soundfile as sf
 
         exe = shutil.which("ffmpeg")
         if exe is None:
-            if err is None:
-                raise AudioError(
-                    f"{path.suffix.lower()} files need ffmpeg, which is not on PATH (install ffmpeg, "
-                    "or convert the file to wav/flac/mp3/ogg)",
-                    path=path,
-                )
             raise AudioError(
-                "not a recognised audio file (libsndfile cannot read it and ffmpeg is not on PATH)", path=path
+                f"{path.suffix.lower()} files need ffmpeg, which is not on PATH (install ffmpeg, "
+                "or convert the file to wav/flac/mp3/ogg)",
+                path=path,
             )
         fd, tmp = tempfile.mkstemp(prefix="trackscope-", suffix=".wav")
         os.close(fd)
@@ -200,7 +301,11 @@ class _Source:
         if proc.returncode != 0 or os.path.getsize(tmp) <= 44:
             self.close()
             msg = (proc.stderr or "").strip().splitlines()
-            raise AudioError(f"not a readable audio file (ffmpeg: {msg[-1] if msg else 'no audio stream'})", path=path)
+            said = f"ffmpeg: {msg[-1] if msg else 'no audio stream'}"
+            if err is not None and kind is None:  # neither decoder knows it, nor do its first bytes
+                raise AudioError(f"not an audio file: no known audio format ({reason}; {said})", path=path)
+            what = "not a readable audio file" if kind is None else f"damaged or unsupported {kind} file"
+            raise AudioError(f"{what} ({reason + '; ' if reason else ''}{said})", path=path)
         try:
             return sf.SoundFile(tmp)
         except (sf.LibsndfileError, RuntimeError) as exc:
@@ -217,13 +322,13 @@ class _Source:
 
         try:
             if start:
-                self.fh.seek(start)
+                self._decode(self.fh.seek, start)
             want = n
             if want is None and self.frames is not None:
                 want = max(0, self.frames - start)
             two = side and self.channels == 2
             if want is not None and want <= _READ_BLOCK:
-                block = self.fh.read(frames=want, dtype="float32", always_2d=True)
+                block = self._decode(self.fh.read, frames=want, dtype="float32", always_2d=True)
                 mono = _downmix(block)
                 _check_finite(mono, self.path)
                 s = _resample(_side(block), self.sr, sr, quality=SIDE_QUALITY) if two else None
@@ -240,7 +345,7 @@ class _Source:
             got = 0
             while want is None or got < want:
                 step = _READ_BLOCK if want is None else min(_READ_BLOCK, want - got)
-                block = self.fh.read(frames=step, dtype="float32", always_2d=True)
+                block = self._decode(self.fh.read, frames=step, dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
                     break
                 mono = _downmix(block)
@@ -261,7 +366,21 @@ class _Source:
             s = (np.concatenate(side_parts) if side_parts else np.zeros(0, dtype=np.float32)) if two else None
             return y, got, s
         except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-            raise AudioError(f"unreadable or truncated audio ({err})", path=self.path) from None
+            reason = _with_chatter(str(err).strip().rstrip(".") or type(err).__name__, self.chatter)
+            raise AudioError(f"unreadable or truncated audio ({reason})", path=self.path) from None
+
+    def _decode(self, call: Any, *args: Any, **kw: Any) -> Any:
+        """``call(*args, **kw)`` (a libsndfile read or seek) with fd 2 captured; what the decoder printed is kept
+        in :attr:`chatter`."""
+        from trackscope._stderr import capture_stderr
+
+        cap = None
+        try:
+            with capture_stderr() as cap:
+                return call(*args, **kw)
+        finally:  # runs after the capture ended, so cap.text is complete
+            if cap is not None and cap.text:
+                self.chatter = (self.chatter + cap.text)[-4096:]
 
     def close(self) -> None:
         fh = getattr(self, "fh", None)
@@ -335,8 +454,11 @@ def load_audio(
             expected = src.frames - start if n is None else min(n, src.frames - start)
         if expected and got < _TRUNCATION_TOLERANCE * expected:
             raise AudioError(
-                f"truncated or corrupt: decoded {got / src.sr:.2f} s of the "
-                f"{expected / src.sr:.2f} s the header declares",
+                _with_chatter(
+                    f"truncated or corrupt: decoded {got / src.sr:.2f} s of the "
+                    f"{expected / src.sr:.2f} s the header declares",
+                    src.chatter,
+                ),
                 path=path,
             )
         if total is None and got / src.sr < min_duration:

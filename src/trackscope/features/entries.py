@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,27 +46,6 @@ def atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
     write_frame(frame, path)
 
 
-class _quiet_stderr:  # noqa: N801 — used as a context manager
-    """Send file descriptor 2 to /dev/null for a moment (C libraries' chatter would tear the progress bar)."""
-
-    def __enter__(self) -> None:
-        import sys
-
-        try:
-            sys.stderr.flush()
-            self._saved = os.dup(2)
-            self._null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(self._null, 2)
-        except OSError:
-            self._saved = None
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._saved is not None:
-            os.dup2(self._saved, 2)
-            os.close(self._saved)
-            os.close(self._null)
-
-
 def compute(job: dict[str, Any]) -> dict[str, Any]:
     """Decode one file and write the entries it lacks. Never raises: failures come back as a result."""
     from trackscope.errors import TrackscopeError as _Err
@@ -90,9 +68,9 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
     from trackscope.audio.mel import mel_db, power_to_db
 
     sr = job["sr"]
-    with _quiet_stderr():  # libmpg123 prints resync notes for damaged mp3s straight to fd 2
-        # The side signal only when descriptors are asked for: it makes their loudness the exact stereo BS.1770 value.
-        audio = load_audio(job["path"], sr=sr, side=job["desc_file"] is not None)
+    # The side signal only when descriptors are asked for: it makes their loudness the exact stereo BS.1770 value.
+    # (What libmpg123 prints on fd 2 for damaged mp3s is captured inside load_audio, around the decoding only.)
+    audio = load_audio(job["path"], sr=sr, side=job["desc_file"] is not None)
     y = audio.samples
     facts = {
         "duration": audio.duration,
