@@ -3,16 +3,29 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TORCH := torch==2.13.0
+LOCK := requirements.lock
 
-.PHONY: demo test lint venv clean bench
+# torch is locked as its CPU build (an unpinned torch pulls GBs of CUDA packages). This workplace keeps that wheel
+# in /opt/wheels, where pip's config finds it; elsewhere it comes from PyTorch's CPU index page for torch.
+TORCH_CPU := torch==2.13.0+cpu
+TORCH_LOCAL := $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl)
+TORCH_PAGE := https://download.pytorch.org/whl/cpu/torch/
+PIP_TORCH := $(if $(TORCH_LOCAL),,--find-links $(TORCH_PAGE))
 
-$(STAMP): pyproject.toml
+# `make lock`: uv, pinned, in a scratch venv under build/ (never in .venv).
+UV_VERSION := 0.13.9
+LOCK_TOOL := build/lock-tool
+LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+
+.PHONY: demo test lint venv clean bench lock check-lock
+
+# Installs exactly the hash-pinned lock, then the project itself without dependencies.
+$(STAMP): $(LOCK) pyproject.toml tools/check_lock.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python tools/check_lock.py
 	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned: the local CPU wheel; an unpinned torch pulls GBs of CUDA packages.
-	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes $(PIP_TORCH) -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -21,12 +34,28 @@ demo: $(STAMP)
 	$(BIN)/trackscope demo --out demo-output
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/python tools/check_lock.py
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+
+# Is requirements.lock still what pyproject.toml asks for? (needs no venv)
+check-lock:
+	$(PY) tools/check_lock.py
+
+# Refreshes requirements.lock from pyproject.toml (dependencies + the dev extra): keeps every pin that still fits;
+# `make lock UPGRADE=1` moves everything to the newest releases.
+lock:
+	test -f $(LOCK_TOOL)/.uv-$(UV_VERSION) || { rm -rf $(LOCK_TOOL) && $(PY) -m venv $(LOCK_TOOL) \
+		&& $(LOCK_TOOL)/bin/pip install -q uv==$(UV_VERSION) && touch $(LOCK_TOOL)/.uv-$(UV_VERSION); }
+	printf '%s\n' '$(TORCH_CPU)' > $(LOCK_TOOL)/torch-cpu.txt
+	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes $(LOCK_TARGET) \
+		--find-links $(if $(TORCH_LOCAL),/opt/wheels,$(TORCH_PAGE)) --constraint $(LOCK_TOOL)/torch-cpu.txt \
+		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) --output-file $(LOCK) >/dev/null
+	$(PY) tools/check_lock.py --stamp --generator 'uv $(UV_VERSION)'
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache build *.egg-info src/*.egg-info
