@@ -70,3 +70,54 @@ def test_popularity_table_too_small(tmp_path, mood_frame):
         app, ["train", "popularity", "--data", str(tmp_path / "small.csv"), "--out", str(tmp_path / "p")]
     )
     _one_error_line(res, "small.csv", "needs at least 20")
+
+
+def _work_must_not_start(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the work started before the outputs were checked")
+
+    import trackscope.api as api
+    import trackscope.features.store as store
+    import trackscope.tasks.analyze as analyze
+
+    monkeypatch.setattr(analyze, "analyze", fail)
+    monkeypatch.setattr(store, "extract", fail)
+    monkeypatch.setattr(api, "predict", fail)
+    monkeypatch.setattr(api, "explain", fail)
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, mood_csv, monkeypatch):
+    from audio_synth import sine, write
+
+    song = write(tmp_path / "song.wav", sine(440, 2.0))
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    _work_must_not_start(monkeypatch)
+
+    res = runner.invoke(app, ["analyze", str(song), "--out", str(taken), "--workers", "1"])
+    _one_error_line(res, "taken", "existing file")
+    res = runner.invoke(app, ["analyze", str(song), "--out", str(taken / "sub"), "--json"])
+    _one_error_line(res, str(taken / "sub"), "is an existing file")
+    results = tmp_path / "results"
+    (results / "analysis.json").mkdir(parents=True)  # a folder where a result file goes
+    res = runner.invoke(app, ["analyze", str(song), "--out", str(results)])
+    _one_error_line(res, "analysis.json", "existing folder")
+    (results / "report.html").mkdir()
+    (results / "analysis.json").rmdir()
+    # without a report, report.html is not a result file: the check passes and the (stubbed, failing) work starts
+    assert runner.invoke(app, ["analyze", str(song), "--out", str(results), "--no-report"]).exit_code == 1
+    res = runner.invoke(app, ["analyze", str(song), "--out", str(results)])
+    _one_error_line(res, "report.html", "existing folder")
+
+    res = runner.invoke(app, ["extract", str(song), "--out", str(taken / "store")])
+    _one_error_line(res, str(taken / "store"), "is an existing file")
+    res = runner.invoke(app, ["predict", "builtin:mood", str(song), "--out", str(results)])
+    _one_error_line(res, "results", "existing folder")
+    res = runner.invoke(app, ["predict", "builtin:mood", str(song), "--out", str(taken / "p.csv")])
+    _one_error_line(res, "p.csv", "existing file")
+    res = runner.invoke(app, ["explain", "builtin:mood", str(song), "--out", str(taken)])
+    _one_error_line(res, "taken", "existing file")
+    res = runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--out", str(taken / "m")])
+    _one_error_line(res, str(taken / "m"), "is an existing file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moods.csv", "results", "song.wav", "taken"]
+    assert [p.name for p in results.iterdir()] == ["report.html"]  # nothing written anywhere

@@ -40,13 +40,29 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _check_ancestors(path: Path, what: str, *, writable: bool = False) -> None:
+    """The nearest existing path above ``path`` must be a folder (``writable``: one we may create things in)."""
+    from trackscope.errors import TrackscopeError
+
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise TrackscopeError(f"{what} cannot be created: {parent} is an existing file", path=path)
+            if writable and not os.access(parent, os.W_OK | os.X_OK):
+                raise TrackscopeError(f"{what} cannot be created: no permission to write in {parent}", path=path)
+            return
+
+
 def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
-    """Check (and create) a folder that results go into: an existing *file* of that name is bad input."""
+    """Check (and create) a folder that results go into: an existing *file* of that name, or a file where one of
+    the folders above it should be, is bad input."""
     from trackscope.errors import TrackscopeError
 
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise TrackscopeError("output folder is an existing file; choose another --out", path=path)
+    if not path.exists():
+        _check_ancestors(path, "output folder")
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
@@ -61,6 +77,24 @@ def output_file(path: str | os.PathLike) -> Path:
         raise TrackscopeError("output file is an existing folder; name a file, e.g. preds.csv", path=path)
     if path.parent.exists() and not path.parent.is_dir():
         raise TrackscopeError("the folder of this output file is an existing file", path=path)
+    if not path.parent.exists():
+        _check_ancestors(path.parent, "the folder of this output file")
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, files: tuple[str, ...] | list[str] = ()) -> Path:
+    """Fail fast, before any work, on an output folder that cannot take the results: ``path`` must be a folder or
+    creatable as one, and none of ``files`` (names inside it) may be an existing folder. Creates nothing."""
+    from trackscope.errors import TrackscopeError
+
+    path = output_folder(path, create=False)
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise TrackscopeError("no permission to write in the output folder", path=path)
+    else:
+        _check_ancestors(path, "output folder", writable=True)
+    for name in files:
+        output_file(path / name)
     return path
 
 

@@ -101,8 +101,10 @@ def embed(path_or_array: Any, **options: Any) -> dict[str, Any]:
 def extract(paths: Any, out: str | Path, **options: Any) -> dict[str, Any]:
     """Mel spectrograms and descriptors of audio files into a resumable feature store; returns the summary.
     See :func:`trackscope.features.store.extract` (options: what, workers, sr, mel_window, progress)."""
+    from trackscope._atomic import check_output_folder
     from trackscope.features.store import extract as _extract
 
+    check_output_folder(out)  # before any work
     return _extract(paths, out, **options)
 
 
@@ -122,4 +124,19 @@ def analyze(paths: Any, **options: Any) -> dict[str, Any]:
 
     if isinstance(paths, str | Path):
         paths = [paths]
+    if options.get("out") is not None:
+        check_analyze_output(options["out"], report=options.get("report", True))
     return _analyze(paths, **options)
+
+
+# What ``analyze --out DIR`` writes into DIR (trackscope.tasks.analyze.write_outputs).
+ANALYZE_FILES = ("analysis.csv", "analysis.json")
+ANALYZE_REPORT = "report.html"
+
+
+def check_analyze_output(out: str | Path, *, report: bool = True) -> Path:
+    """Fail fast, before any song is analysed, on an ``out`` that cannot take the results: an existing file, a
+    file where a folder above it should be, or an existing folder named like one of the result files."""
+    from trackscope._atomic import check_output_folder
+
+    return check_output_folder(out, [*ANALYZE_FILES, *([ANALYZE_REPORT] if report else [])])

@@ -64,6 +64,10 @@ def predict(
 
     if data is None and not songs:
         raise TrackscopeError("give --data TABLE or audio files/folders")
+    if out is not None:
+        from trackscope._atomic import output_file
+
+        output_file(out)  # before any prediction: an --out that cannot be written fails now, not at the end
     frame = api.predict(model, **_given(data=data, songs=songs or None))
     if out is not None:
         write_frame(frame, out)
@@ -100,6 +104,10 @@ def explain(
 
     if song is None and data is None:
         raise TrackscopeError("give an audio file or --data TABLE")
+    if out is not None:
+        from trackscope._atomic import check_output_folder
+
+        check_output_folder(out)  # before any work
     result = api.explain(model, **_given(song=song, data=data, row=row if data is not None else None, out=out))
     if as_json:
         emit_json(result)
