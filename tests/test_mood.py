@@ -134,8 +134,23 @@ def test_evaluate_with_label_map_and_excluded_rows(trained, tmp_path):
     assert {"accuracy", "macro_f1", "n", "per_class", "confusion"} <= set(res)
     assert res["excluded"] == 16 and res["excluded_labels"] == {"Weird": 16} and res["n"] == 64
     assert res["accuracy"] > 0.8
-    assert res["per_class"]["Aggressive"]["support"] == 0 and res["per_class"]["Relaxing"]["support"] == 16
+    # a class the table lacks has no per-class row (no 0.000s), but is named; the confusion matrix keeps it
+    assert "Aggressive" not in res["per_class"] and res["absent_classes"] == ["Aggressive"]
+    assert res["per_class"]["Relaxing"]["support"] == 16 and "Aggressive" in res["confusion"]["labels"]
     assert np.array(res["confusion"]["matrix"]).sum() == 64
+    # every wrong row, named by the table's id, with the model's confidence: the same as predict gives
+    wrong = res["misclassified"]
+    assert len(wrong) == round((1 - res["accuracy"]) * 64)
+    preds = api.predict(trained["metrics"]["out"], data=tmp_path / "other.csv").set_index("id")
+    truth = {"calm": "Relaxing", "SAD": "Dark", "happy": "Happy", "Energetic": "Energetic"}
+    labels = frame.set_index("id")["mood"]
+    for m in wrong:
+        assert set(m) == {"id", "true", "predicted", "confidence"}
+        assert m["true"] == truth[labels[m["id"]]] != m["predicted"] == preds.loc[m["id"], "mood"]
+        assert m["confidence"] == pytest.approx(preds.loc[m["id"], "confidence"])
+    assert [m["confidence"] for m in wrong] == sorted((m["confidence"] for m in wrong), reverse=True)
+    right = set(labels.index) - {m["id"] for m in wrong} - set(labels[labels == "Weird"].index)
+    assert all(truth[labels[i]] == preds.loc[i, "mood"] for i in right)
     with pytest.raises(TableError, match="no label in column 'mood' matches the model's classes"):
         frame["mood"] = "unknown"
         frame.to_csv(tmp_path / "none.csv", index=False)
@@ -178,6 +193,32 @@ def test_metrics_match_sklearn_reference():
     assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
     assert m["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
     assert np.allclose(np.array(m["confusion"]["normalized"]).sum(axis=1), 1.0)
+
+
+def test_misclassified_and_absent_classes():
+    y = ["a", "b", "b", "c", "a"]
+    p = ["a", "c", "b", "b", "b"]
+    m = classification_metrics(y, p, ["a", "b", "c", "d"])  # the old call: ids and proba are optional
+    assert m["absent_classes"] == ["d"] and set(m["per_class"]) == {"a", "b", "c"}
+    assert m["confusion"]["labels"] == ["a", "b", "c", "d"] and len(m["confusion"]["matrix"]) == 4
+    assert m["misclassified"] == [
+        {"id": 1, "true": "b", "predicted": "c", "confidence": None},
+        {"id": 3, "true": "c", "predicted": "b", "confidence": None},
+        {"id": 4, "true": "a", "predicted": "b", "confidence": None},
+    ]
+    # probabilities in a column order of their own (an estimator's classes_), ids of any kind
+    proba = np.array([[0.1, 0.9, 0.0], [0.2, 0.2, 0.6], [0.1, 0.1, 0.8], [0.3, 0.1, 0.6], [0.25, 0.05, 0.7]])
+    m = classification_metrics(
+        y, p, ["a", "b", "c"], ids=pd.Series(["s1", "s2", "s3", "s4", "s5"], index=[9, 8, 7, 6, 5]),
+        proba=proba, proba_labels=["c", "a", "b"],
+    )  # fmt: skip
+    assert [(w["id"], w["confidence"]) for w in m["misclassified"]] == [("s5", 0.7), ("s4", 0.6), ("s2", 0.2)]
+    one_d = classification_metrics(y, p, ids=[f"f{i}.mp3" for i in range(5)], proba=[0.9, 0.5, 0.8, 0.7, 0.6])
+    assert [w["id"] for w in one_d["misclassified"]] == ["f3.mp3", "f4.mp3", "f1.mp3"]
+    assert classification_metrics(y, y)["misclassified"] == []
+    with pytest.raises(ValueError, match="ids has 2 items"):
+        classification_metrics(y, p, ids=["x", "y"])
+    json.dumps(m)  # plain Python values only
 
 
 def test_label_helpers_and_learning_curve():
@@ -246,6 +287,21 @@ def test_cli_table_output_evaluate_and_predict(trained, tmp_path):
     assert res.exit_code == 0 and len(pd.read_csv(tmp_path / "p.csv")) == 150
     res = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), "--data", str(trained["data"])])
     assert res.exit_code == 2 and "no such model folder" in res.stderr
+    # the table output names the misclassified songs and leaves classes the data lacks out of the per-class table
+    frame = example_table(60, seed=5)
+    frame = frame[frame["mood"] != "Happy"].copy()
+    flip = frame.index[:4]
+    frame.loc[flip, "mood"] = np.where(frame.loc[flip, "mood"] == "Dark", "Relaxing", "Dark")  # surely wrong
+    frame.to_csv(tmp_path / "flipped.csv", index=False)
+    res = runner.invoke(app, ["evaluate", out, "--data", str(tmp_path / "flipped.csv")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.stderr
+    data = runner.invoke(app, ["evaluate", out, "--data", str(tmp_path / "flipped.csv"), "--json"])
+    wrong = json.loads(data.stdout)["misclassified"]
+    assert len(wrong) >= 4 and {frame.loc[i, "id"] for i in flip} <= {w["id"] for w in wrong}
+    assert "Misclassified" in res.stdout and all(w["id"] in res.stdout for w in wrong)
+    assert "Not in the data (no per-class scores): Happy" in res.stdout
+    per_class = res.stdout.split("Per class")[1].split("Not in the data")[0]
+    assert "Happy" not in per_class and "Dark" in per_class
 
 
 def test_cli_demo_says_it_is_made_up(tmp_path, monkeypatch):

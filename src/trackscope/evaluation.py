@@ -14,34 +14,65 @@ from typing import Any
 OVERFIT_GAP = 0.10
 
 
-def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any] | None = None) -> dict:
-    """Accuracy, macro-F1, per-class scores and the confusion matrix.
+def classification_metrics(
+    y_true: Sequence[Any],
+    y_pred: Sequence[Any],
+    labels: Sequence[Any] | None = None,
+    *,
+    ids: Sequence[Any] | None = None,
+    proba: Any = None,
+    proba_labels: Sequence[Any] | None = None,
+) -> dict:
+    """Accuracy, macro-F1, per-class scores, the confusion matrix and the misclassified items.
 
     Parameters
     ----------
     y_true, y_pred : sequences of labels
     labels : sequence, optional
-        Classes in display order (default: sorted union of both). Per-class rows and the confusion matrix cover all of
-        them; ``macro_f1`` averages over the classes that occur in ``y_true`` (a class the data never contains has no
-        meaningful recall).
+        Classes in display order (default: sorted union of both). The confusion matrix covers all of them; per-class
+        rows and ``macro_f1`` cover the classes that occur in ``y_true`` (a class the data never contains has no
+        meaningful recall): the others are listed in ``absent_classes``.
+    ids : sequence, optional (keyword)
+        What names each item in ``misclassified`` (a file path, a track id); default: the row number (0-based).
+    proba : array, optional (keyword)
+        Class probabilities, shape ``(n, len(proba_labels))`` (columns in ``proba_labels`` order, default
+        ``labels``), or the predicted class's probability per item, shape ``(n,)``: gives each misclassified item's
+        ``confidence``, and orders them most confident first.
+    proba_labels : sequence, optional (keyword)
+        Column order of a 2-D ``proba`` (e.g. a scikit-learn estimator's ``classes_``).
 
     Returns
     -------
     dict
-        ``{"accuracy", "macro_f1", "n", "per_class": {cls: {precision, recall, f1, support}},
-        "confusion": {"labels", "matrix" (rows: true), "normalized" (each row sums to 1)}}``.
+        ``{"accuracy", "macro_f1", "n", "per_class": {cls: {precision, recall, f1, support}}, "absent_classes",
+        "confusion": {"labels", "matrix" (rows: true), "normalized" (each row sums to 1; 0 for absent classes)},
+        "misclassified": [{"id", "true", "predicted", "confidence"}, ...]}`` (``confidence`` None without
+        ``proba``).
     """
     import numpy as np
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {len(y_true)} items, y_pred {len(y_pred)}")
     if labels is None:
         labels = sorted(set(y_true.tolist()) | set(y_pred.tolist()), key=str)
     labels = list(labels)
     n = len(y_true)
+    ids = None if ids is None else list(ids)  # a pandas Series would index by label
+    if ids is not None and len(ids) != n:
+        raise ValueError(f"ids has {len(ids)} items, y_true {n}")
     if n == 0:
-        return {"accuracy": None, "macro_f1": None, "n": 0, "per_class": {}, "confusion": {"labels": labels}}
+        return {
+            "accuracy": None,
+            "macro_f1": None,
+            "n": 0,
+            "per_class": {},
+            "absent_classes": [str(c) for c in labels],
+            "confusion": {"labels": [str(c) for c in labels]},
+            "misclassified": [],
+        }
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=labels)
     rows = cm.sum(axis=1, keepdims=True)
@@ -54,9 +85,49 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels:
         "per_class": {
             str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, c in enumerate(labels)
+            if present[i]
         },
+        "absent_classes": [str(c) for i, c in enumerate(labels) if not present[i]],
         "confusion": {"labels": [str(c) for c in labels], "matrix": cm.tolist(), "normalized": norm.tolist()},
+        "misclassified": _misclassified(y_true, y_pred, ids, proba, list(proba_labels or labels)),
     }
+
+
+def _plain_value(v: Any) -> Any:
+    """numpy scalars as Python ones (JSON), everything else that is not a number or string as its text."""
+    if hasattr(v, "item") and callable(v.item):
+        v = v.item()
+    return v if isinstance(v, int | float | str) or v is None else str(v)
+
+
+def _misclassified(y_true: Any, y_pred: Any, ids: Any, proba: Any, proba_labels: list[Any]) -> list[dict[str, Any]]:
+    import numpy as np
+
+    wrong = np.flatnonzero(y_true != y_pred)
+    conf: Any = None
+    if proba is not None:
+        pr = np.asarray(proba, dtype=float)
+        if pr.shape[0] != len(y_true) or pr.ndim not in (1, 2):
+            raise ValueError(f"proba has shape {pr.shape}; expected ({len(y_true)},) or ({len(y_true)}, classes)")
+        if pr.ndim == 1:
+            conf = pr
+        else:
+            if pr.shape[1] != len(proba_labels):
+                raise ValueError(f"proba has {pr.shape[1]} columns for {len(proba_labels)} classes")
+            col = {str(c): j for j, c in enumerate(proba_labels)}
+            conf = np.array([pr[i, col[str(y_pred[i])]] if str(y_pred[i]) in col else np.nan for i in range(len(pr))])
+    items = [
+        {
+            "id": _plain_value(ids[i]) if ids is not None else int(i),
+            "true": str(y_true[i]),
+            "predicted": str(y_pred[i]),
+            "confidence": None if conf is None or not np.isfinite(conf[i]) else float(conf[i]),
+        }
+        for i in wrong
+    ]
+    if conf is not None:  # the most confident mistakes first: the ones most worth a look
+        items.sort(key=lambda m: -(m["confidence"] if m["confidence"] is not None else -1.0))
+    return items
 
 
 def stratified_split(

@@ -135,7 +135,9 @@ ESSENTIAL_COLUMNS = ("row", "id", "path", "song", "name", "mood", "mood_words", 
                      "hit_probability", "probability", "popular", "class", "error")  # fmt: skip
 
 
-def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> None:
+def print_frame(
+    frame: Any, *, title: str | None = None, max_rows: int = 50, more_hint: str = "use --out to get them all"
+) -> None:
     """A pandas DataFrame as a Rich table: floats to 3 decimals, missing values as "–", file paths as names, and —
     when the table is wider than the terminal — the least essential columns left out (said below the table)."""
     import math
@@ -176,7 +178,7 @@ def print_frame(frame: Any, *, title: str | None = None, max_rows: int = 50) -> 
     if hidden:
         con.print(f"(not shown for width: {', '.join(hidden)} — all columns with --out or --json)")
     if n_total > max_rows:
-        con.print(f"… {n_total - max_rows} more rows (use --out to get them all)")
+        con.print(f"… {n_total - max_rows} more rows ({more_hint})")
 
 
 def print_metrics(result: dict[str, Any]) -> None:
@@ -197,6 +199,9 @@ def print_metrics(result: dict[str, Any]) -> None:
         if "support" in frame.columns:
             frame["support"] = frame["support"].astype(int)
         print_frame(frame.reset_index(names="class"), title="Per class")
+    absent = result.get("absent_classes")
+    if absent:
+        con.print(f"Not in the data (no per-class scores): {', '.join(map(str, absent))}")
     confusion = result.get("confusion")
     if isinstance(confusion, dict) and "matrix" in confusion:
         labels = confusion.get("labels", [])
@@ -204,3 +209,18 @@ def print_metrics(result: dict[str, Any]) -> None:
             pd.DataFrame(confusion["matrix"], index=labels, columns=labels).reset_index(names="true \\ pred"),
             title="Confusion matrix (rows: true)",
         )
+    wrong = result.get("misclassified")
+    if isinstance(wrong, list):
+        if not wrong:
+            con.print("Misclassified: none")
+        else:
+            frame = pd.DataFrame(wrong, columns=["id", "true", "predicted", "confidence"])
+            if all(isinstance(v, str) and ("/" in v or "\\" in v) for v in frame["id"]):
+                frame["id"] = [Path(v).name for v in frame["id"]]  # files by name; full paths are in --json
+            order = "most confident first" if frame["confidence"].notna().any() else "in input order"
+            print_frame(
+                frame,
+                title=f"Misclassified ({len(wrong)} of {result.get('n')}, {order})",
+                max_rows=30,
+                more_hint="all of them with --json",
+            )

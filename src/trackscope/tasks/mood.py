@@ -217,6 +217,9 @@ def evaluate(
 
     Labels are matched to the model's classes case-insensitively after ``label_map`` (``"calm=Relaxing,sad=Dark"``);
     rows whose label the model never learned are excluded and counted (``excluded``, ``excluded_labels``).
+    ``misclassified`` lists every wrong row (``id``: the table's ``id`` column, else the row number as in
+    ``predict``'s ``row``; ``true``, ``predicted``, ``confidence``), the most confident first; classes the table
+    lacks are left out of ``per_class`` and named in ``absent_classes``.
     """
     if md.input == "audio":
         from trackscope.tasks import mood_audio
@@ -248,8 +251,15 @@ def evaluate(
             f'{classes[0]}"',
             path=table.path,
         )
-    pred = pipe.predict(table.X()[keep])
-    result = classification_metrics(matched[keep].astype(str), np.asarray(pred).astype(str), classes)
+    x = table.X()[keep]
+    proba = pipe.predict_proba(x)
+    model_classes = [str(c) for c in pipe.classes_]
+    pred = np.asarray(pipe.predict(x))
+    frame = table.frame.loc[keep]
+    ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [int(i) for i in frame.index]
+    result = classification_metrics(
+        matched[keep].astype(str), pred.astype(str), classes, ids=ids, proba=proba, proba_labels=model_classes
+    )
     result.update(
         {
             "excluded": int((~keep).sum()),
