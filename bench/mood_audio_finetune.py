@@ -396,9 +396,10 @@ def main() -> None:
     if "logreg" in variants or "c" in variants:
         from trackscope.tasks.audio_features import clip_matrix, feature_config
 
-        x_feat, _, kept, failures = clip_matrix(data.paths[:n], feature_config())
-        if failures or len(kept) != n:
-            raise SystemExit(f"clip features failed for {failures}")
+        rows = clip_matrix(data.paths[:n], feature_config())
+        x_feat, kept, failures = rows.x, rows.kept, rows.failures
+        if failures or len(kept) != n or len(x_feat) != n:  # 4Q clips are one 30-s window each
+            raise SystemExit(f"clip features failed for {failures} (or a clip gave several windows)")
     cfg = {
         "device": device,
         "dropout": args.dropout,

@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/builtin-mood"))
     ap.add_argument("--models", default=None)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--workers", default="auto", help="processes for clip features (auto: one per core)")
     ap.add_argument("--install", action="store_true", help="copy the result into the package (builtin:mood)")
     args = ap.parse_args()
 
@@ -68,6 +69,7 @@ def main() -> None:
         seed=args.seed,
         out=args.out,
         progress=progress,
+        workers=args.workers if args.workers == "auto" else int(args.workers),
     )
     print(f"done in {time.perf_counter() - t0:.0f} s")
     print(f"{'model':<10} {'CV macro-F1':>12} {'sd':>6} {'train':>6}  params")

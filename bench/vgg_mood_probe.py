@@ -88,8 +88,9 @@ def main() -> int:
     torch.set_num_threads(1)
     data = find_labelled_audio(args.data, args.data / "labels.csv", label="quadrant", group_column="artist")
     t0 = time.perf_counter()
-    base, _, kept, failures = clip_matrix(data.paths, feature_config(), cache=ClipCache())
-    if failures or len(kept) != len(data.paths):
+    rows = clip_matrix(data.paths, feature_config(), cache=ClipCache())
+    base, kept, failures = rows.x, rows.kept, rows.failures
+    if failures or len(kept) != len(data.paths) or len(base) != len(kept):  # 4Q clips: one 30-s window each
         raise SystemExit(f"{len(failures)} clips failed: {failures[:3]}")
     print(f"built-in features {base.shape} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 

@@ -259,15 +259,56 @@ def test_clip_features_in_worker_processes_match_and_fill_the_cache(tmp_path):
     bad.write_bytes(b"RIFF nonsense")
     paths.insert(2, bad)
     cfg = feature_config()
-    x1, names1, kept1, fail1 = clip_matrix(paths, cfg, cache=ClipCache(tmp_path / "c1"), workers=1)
+    r1 = clip_matrix(paths, cfg, cache=ClipCache(tmp_path / "c1"), workers=1)
     cache2 = ClipCache(tmp_path / "c2")
-    x2, names2, kept2, fail2 = clip_matrix(paths, cfg, cache=cache2, workers=2)
-    assert kept1 == kept2 == [0, 1, 3, 4] and names1 == names2
-    assert [f[0] for f in fail1] == [f[0] for f in fail2] == [str(bad)]
-    np.testing.assert_allclose(x1, x2, rtol=1e-5, atol=1e-4)
+    r2 = clip_matrix(paths, cfg, cache=cache2, workers=2)
+    assert r1.kept == r2.kept == [0, 1, 3, 4] and r1.names == r2.names
+    assert [f[0] for f in r1.failures] == [f[0] for f in r2.failures] == [str(bad)]
+    # two processes, the same float path: equal up to float32 rounding of features of magnitude up to ~1e3
+    np.testing.assert_allclose(r1.x, r2.x, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(r2.clip, [0, 1, 2, 3])  # a 4-s clip is one window
     assert len(list((tmp_path / "c2").rglob("*.npz"))) == 4  # the parent stored what the workers computed
-    x3, *_ = clip_matrix(paths, cfg, cache=cache2, workers=2)  # all cached now: no worker needed
-    np.testing.assert_array_equal(x3, x2)
+    r3 = clip_matrix(paths, cfg, cache=cache2, workers=2)  # all cached now: no worker needed
+    np.testing.assert_array_equal(r3.x, r2.x)  # read back from the cache: the same stored bytes
+
+
+def test_one_window_rule_everywhere(tmp_path):
+    """Which 30 s a model sees: a clip whose rest after whole windows is under 5 s is centred; a longer rest is a
+    window of its own; `evaluate`'s rows and `predict`/`analyze` give a file the same probabilities."""
+    import numpy as np
+
+    from trackscope.audio.io import iter_windows
+    from trackscope.features.cache import ClipCache
+    from trackscope.models.persist import load_model_dir, resolve_model_path
+    from trackscope.tasks.audio_features import MIN_WINDOW_S, clip_matrix, clip_proba
+    from trackscope.tasks.mood_audio import predict_song
+
+    sr = 8000
+    for seconds, starts, lengths in (
+        (33.0, [1.5], [30.0]),
+        (62.0, [1.0, 31.0], [30.0, 30.0]),
+        (70.0, [0.0, 30.0, 60.0], [30.0, 30.0, 10.0]),
+        (12.0, [0.0], [12.0]),
+    ):
+        path = write_wav(tmp_path / f"n{seconds:g}.wav", np.zeros(int(seconds * sr), dtype=np.float32) + 0.01, sr=sr)
+        ws = list(iter_windows(path, sr=sr, window=30.0, trim=MIN_WINDOW_S))
+        np.testing.assert_allclose([w.offset for w in ws], starts, atol=1 / sr)
+        np.testing.assert_allclose([w.duration for w in ws], lengths, atol=1 / sr)
+    md = load_model_dir(resolve_model_path("builtin:mood"))
+    song = write_wav(
+        tmp_path / "song.wav",
+        np.concatenate([style_clip("calm", 31.0, seed=3), style_clip("tense", 12.0, seed=4)]),
+        sr=22050,
+    )
+    rows = clip_matrix([song], dict(md.meta["features"]), cache=ClipCache(tmp_path / "cache"))
+    assert len(rows.x) == 2 and np.isclose(rows.weight.sum(), 1.0)
+    pipe = md.load_sklearn("pipeline")
+    order = [list(pipe.classes_).index(c) for c in md.meta["classes"]]
+    via_evaluate = clip_proba(pipe.predict_proba(rows.x)[:, order], rows)[0]
+    res = predict_song(md, song)
+    assert [w["start"] for w in res["windows"]] == [0.0, 30.0]
+    via_predict = [res["song"][f"p_{c}"] for c in md.meta["classes"]]
+    np.testing.assert_allclose(via_evaluate, via_predict, atol=1e-6)  # same rows, same float path
 
 
 def test_worker_count_choice():

@@ -492,11 +492,17 @@ def iter_windows(
     hop: float | None = None,
     min_duration: float = 0.5,
     side: bool = False,
+    trim: float = 0.0,
 ) -> Iterator[Audio]:
     """Consecutive windows of a whole song, decoded block by block (never the whole file at once).
 
     ``hop`` defaults to ``window`` (no overlap). The last window may be shorter than ``window``; it is yielded when
     it lasts at least ``min_duration`` seconds. Each window is resampled on its own.
+
+    ``trim`` (seconds, non-overlapping windows only): when what is left after the last whole window is shorter than
+    this, it is not a window of its own — it is split evenly between both ends of the song, so the whole windows
+    sit in its centre (a 30.1-s clip read with 30-s windows is its centre 30 s). Needs a known length (every format
+    but ffmpeg's streams); without one the windows start at 0.
     """
     if window <= 0 or (hop is not None and hop <= 0):
         raise AudioError("window and hop must be positive", path=path)
@@ -508,8 +514,14 @@ def iter_windows(
         win_n = int(round(window * src.sr))
         hop_n = int(round(hop * src.sr))
         start = 0
+        stop = src.frames
+        if trim > 0 and hop_n == win_n and src.frames is not None and src.frames > win_n:
+            rest = src.frames % win_n
+            if rest < trim * src.sr:
+                start = rest // 2
+                stop = start + (src.frames // win_n) * win_n
         yielded = False
-        while src.frames is None or start < src.frames:
+        while stop is None or start < stop:
             y, got, s = src.read(start, win_n, sr, side)
             if got == 0 or (got < min_duration * src.sr and yielded):
                 break

@@ -101,7 +101,11 @@ def search_space(
         grid = {"clf__learning_rate": [0.03, 0.1], "clf__max_leaf_nodes": [7, 15]}
     else:
         raise ValueError(f"unknown model {name!r} (choose from {', '.join(MODEL_NAMES)})")
-    steps = [("clf", clf)] if name in ("rf", "gbm") else [("scale", _scaler(scaler)), ("clf", clf)]
+    from trackscope.models.preprocess import DropNearConstant
+
+    # near-constant columns out first, for every family: no scaler divides by rounding noise
+    steps = [("drop", DropNearConstant())]
+    steps += [("clf", clf)] if name in ("rf", "gbm") else [("scale", _scaler(scaler)), ("clf", clf)]
     return Pipeline(steps), [grid]
 
 
@@ -263,6 +267,9 @@ def logreg_odds_ratios(estimator: Any, features: Sequence[str]) -> dict[str, dic
     clf = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     if not isinstance(clf, LogisticRegression):
         return None
+    drop = dict(getattr(estimator, "steps", [])).get("drop")
+    if drop is not None:  # coefficients exist only for the columns the near-constant step kept
+        features = [f for f, keep in zip(features, drop.keep_, strict=True) if keep]
     coef = np.atleast_2d(clf.coef_)
     classes = list(clf.classes_)
     if coef.shape[0] == 1 and len(classes) == 2:  # binary: one row for the positive class

@@ -1,9 +1,17 @@
-"""Per-clip feature vectors for mood from audio: pooled musicnn embeddings + descriptors, cached by content.
+"""Feature vectors for mood from audio: pooled musicnn embeddings + descriptors per 30-s window, cached by content.
 
-A clip's vector is, for each musicnn layer in :data:`EMBED_LAYERS`, the mean and standard deviation over its 3-s
-patches, followed by the numeric descriptors of :func:`trackscope.audio.descriptors.describe`. The FIELD-NOTES
-measurement on 4Q clips found MSD_musicnn's penultimate layer and mean_pool its best features, and hand-made
-statistics ~0.07 macro-F1 worse, so both are kept: the model decides.
+A window's vector is, for each musicnn layer in :data:`EMBED_LAYERS`, the mean and standard deviation over its 3-s
+patches of the channels that depend on the input (the checkpoints' dead filters give channels that are constant up
+to float rounding; they are never model inputs, see :func:`trackscope.audio.musicnn.embed.live_channels`), followed
+by the numeric descriptors of :func:`trackscope.audio.descriptors.describe`. The FIELD-NOTES measurement on 4Q clips
+found MSD_musicnn's penultimate layer and mean_pool its best features, and hand-made statistics ~0.07 macro-F1
+worse, so both are kept: the model decides.
+
+**One rule for which 30 s a model sees** (training, ``evaluate``, ``predict``, ``analyze`` alike): a song is read as
+consecutive 30-s windows; what is left after the last whole window is a window of its own when it lasts at least
+:data:`MIN_WINDOW_S`, else it is split evenly between both ends (so a 30.1-s clip is its centre 30 s, and so is a
+33-s one). Training fits one row per window; a song's mood is the duration-weighted mean of its windows'
+probabilities.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ EMBED_MODEL = "MSD_musicnn"
 EMBED_LAYERS: tuple[str, ...] = ("penultimate", "mean_pool", "taggram")
 WINDOW_S = 30.0  # the study's clip length, and Spotify's preview length
 MIN_WINDOW_S = 5.0  # a trailing window shorter than this is merged into the song's summary, not scored alone
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: dead musicnn channels left out; windows centred by the one rule
 
 
 def feature_config(model: str = EMBED_MODEL, layers: Sequence[str] = EMBED_LAYERS) -> dict[str, Any]:
@@ -32,15 +40,19 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
 
     from trackscope.audio.descriptors import describe
     from trackscope.audio.musicnn import embed
+    from trackscope.audio.musicnn.embed import live_channels
 
     emb = embed(y, sr=sr, model=config["embed_model"])
+    live = live_channels(config["embed_model"])
     names: list[str] = []
     parts: list[Any] = []
     for layer in config["layers"]:
         a = np.asarray(emb[layer], dtype=np.float32)
         a = a.reshape(a.shape[0], -1)
+        channels = np.flatnonzero(live[layer]) if layer in live else np.arange(a.shape[1])
+        a = a[:, channels]
         for stat, v in (("mean", a.mean(axis=0)), ("std", a.std(axis=0))):
-            names.extend(f"{layer}.{stat}.{i}" for i in range(v.shape[0]))
+            names.extend(f"{layer}.{stat}.{i}" for i in channels)
             parts.append(v)
     desc = describe(y, sr)
     numeric = {
@@ -76,27 +88,19 @@ class SongFeatures:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def song_features(path: str | Path, config: dict[str, Any], *, max_windows: int | None = None) -> SongFeatures:
-    """Windowed features of a song (consecutive 30-s windows; a short trailing window is kept only if it is the
-    only one or at least :data:`MIN_WINDOW_S` long). ``max_windows=1`` scores the centre 30 s only."""
+def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
+    """Features of every 30-s window of a song, by the module's one window rule (see the module docstring)."""
     import numpy as np
 
-    from trackscope.audio.io import iter_windows, load_audio
+    from trackscope.audio.io import iter_windows
 
     path = Path(path)
-    if max_windows == 1:
-        windows = [load_audio(path, sr=config["sr"], duration=config["window_s"], centre=True, side=True)]
-        starts = [max(0.0, (windows[0].total_duration or windows[0].duration) / 2 - windows[0].duration / 2)]
-    else:
-        windows, starts, t = [], [], 0.0
-        for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True):
-            if windows and w.duration < MIN_WINDOW_S:
-                break
-            windows.append(w)
-            starts.append(t)
-            t += w.duration
-            if max_windows and len(windows) >= max_windows:
-                break
+    windows, starts = [], []
+    for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True, trim=MIN_WINDOW_S):
+        if windows and w.duration < MIN_WINDOW_S:  # a short tail where the length was not known up front
+            break
+        windows.append(w)
+        starts.append(float(w.offset))
     if not windows:
         raise TrackscopeError("no audio windows could be read", path=path)
     names: list[str] = []
@@ -131,11 +135,28 @@ def song_features(path: str | Path, config: dict[str, Any], *, max_windows: int 
     )
 
 
-def _centre_clip(config: dict[str, Any], p: Path) -> dict[str, Any]:
+def _clip_windows(config: dict[str, Any], p: Path) -> dict[str, Any]:
     import numpy as np
 
-    sf = song_features(p, config, max_windows=1)
-    return {"vector": sf.vectors[0], "names": np.array(sf.names)}
+    sf = song_features(p, config)
+    return {
+        "vectors": sf.vectors,
+        "durations": np.asarray(sf.durations, dtype=np.float64),
+        "names": np.array(sf.names),
+    }
+
+
+@dataclass
+class ClipMatrix:
+    """Window rows of a batch of clips: ``x`` (rows × features), ``clip`` the index into ``kept`` of each row's
+    clip, ``weight`` each row's share of its clip's duration (a clip's rows sum to 1)."""
+
+    x: Any
+    names: list[str]
+    clip: Any
+    weight: Any
+    kept: list[int]
+    failures: list[tuple[str, str]]
 
 
 def clip_matrix(
@@ -145,11 +166,10 @@ def clip_matrix(
     progress: Callable[[int, int], None] | None = None,
     cache: Any = None,
     workers: int | str = 1,
-) -> tuple[Any, list[str], list[int], list[tuple[str, str]]]:
-    """One vector per clip (its centre 30 s), cached by file content + config; clips not in the cache are computed
-    in ``workers`` processes (1: this one; ``"auto"``: one per core, see :func:`trackscope._workers.choose_workers`).
-
-    Returns ``(X, names, kept_indices, failures)``; failures are ``(path, reason)`` and do not stop the batch.
+) -> ClipMatrix:
+    """Window rows of every clip (the module's one window rule), cached by file content + config; clips not in the
+    cache are computed in ``workers`` processes (1: this one; ``"auto"``: one per core, see
+    :func:`trackscope._workers.choose_workers`). Failures are ``(path, reason)`` and do not stop the batch.
     """
     import functools
 
@@ -157,13 +177,28 @@ def clip_matrix(
 
     from trackscope.features.cache import ClipCache, cached_per_file, config_hash
 
-    tag = config_hash({**config, "kind": "centre-clip"})
-    compute = functools.partial(_centre_clip, config)
+    tag = config_hash({**config, "kind": "clip-windows"})
+    compute = functools.partial(_clip_windows, config)
     hits, kept, failures = cached_per_file(
         paths, tag, compute, cache=cache or ClipCache(), progress=progress, workers=workers
     )
-    rows = [np.asarray(h["vector"], dtype=np.float32) for h in hits]
     names = [str(n) for n in hits[0]["names"]] if hits else []
-    if not rows:
-        return np.zeros((0, 0), dtype=np.float32), [], [], failures
-    return np.stack(rows), names, kept, failures
+    if not hits:
+        empty = np.zeros(0)
+        return ClipMatrix(np.zeros((0, 0), dtype=np.float32), [], empty.astype(int), empty, [], failures)
+    x = np.concatenate([np.asarray(h["vectors"], dtype=np.float32) for h in hits])
+    clip = np.concatenate([np.full(len(h["vectors"]), i) for i, h in enumerate(hits)])
+    weight = np.concatenate(
+        [np.asarray(h["durations"], dtype=np.float64) / max(float(np.sum(h["durations"])), 1e-9) for h in hits]
+    )
+    return ClipMatrix(x, names, clip, weight, kept, failures)
+
+
+def clip_proba(proba: Any, rows: ClipMatrix) -> Any:
+    """Per-clip class probabilities: the duration-weighted mean of each clip's window rows (as ``predict``)."""
+    import numpy as np
+
+    proba = np.asarray(proba, dtype=np.float64)
+    out = np.zeros((len(rows.kept), proba.shape[1]))
+    np.add.at(out, rows.clip, proba * rows.weight[:, None])
+    return out

@@ -32,8 +32,11 @@ def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, t
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    from trackscope.models.preprocess import DropNearConstant
+
     def pipe(est: Any, pca: bool = False) -> Pipeline:
-        steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+        # near-constant columns out first: no scaler divides by rounding noise (trackscope.models.preprocess)
+        steps: list[tuple[str, Any]] = [("drop", DropNearConstant()), ("scale", StandardScaler())]
         if pca:
             steps.append(("pca", PCA(n_components=0.95, svd_solver="full", random_state=seed)))
         steps.append(("clf", est))
@@ -67,6 +70,7 @@ def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, t
 
 
 def _cv(y: Sequence[str], groups: Sequence[str] | None, folds: int, seed: int) -> Any:
+    """Stratified folds that keep each group (artist, or clip: a clip's windows) on one side."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if groups is not None:
@@ -97,7 +101,7 @@ def train(
 
     from trackscope.evaluation import classification_metrics
     from trackscope.sources.audio_dirs import find_labelled_audio
-    from trackscope.tasks.audio_features import clip_matrix, feature_config
+    from trackscope.tasks.audio_features import clip_matrix, clip_proba, feature_config
 
     id_column = id_column or "song_id"
     label = label or "quadrant"
@@ -107,18 +111,26 @@ def train(
         raise TrackscopeError(f"unknown model(s) {unknown}; choose from {', '.join(AUDIO_MODELS)}")
     data = find_labelled_audio(audio, labels, id_column=id_column, label=label, group_column=group_column)
     config = feature_config()
-    x, names, kept, failures = clip_matrix(data.paths, config, progress=progress, workers=workers)
+    rows = clip_matrix(data.paths, config, progress=progress, workers=workers)
+    kept, failures, names = rows.kept, rows.failures, rows.names
     if len(kept) == 0:
         raise TrackscopeError("no labelled clip could be decoded", path=audio)
-    y = np.array([data.labels[i] for i in kept])
-    groups = np.array([data.groups[i] for i in kept]) if data.groups else None
-    classes, counts = np.unique(y, return_counts=True)
+    clip_y = np.array([data.labels[i] for i in kept])
+    # One row per 30-s window (the one window rule); a clip's windows always fall in the same fold: grouped by
+    # artist when a group column is given, else by clip.
+    x = rows.x
+    y = clip_y[rows.clip]
+    groups = (
+        np.array([data.groups[i] for i in kept])[rows.clip] if data.groups else np.asarray(rows.clip).astype(str)
+    )
+    classes, counts = np.unique(clip_y, return_counts=True)
     if len(classes) < 2:
         raise TrackscopeError(f"need at least 2 classes in column {label!r}, found {list(classes)}", path=labels)
     small = [f"{c} ({n})" for c, n in zip(classes, counts, strict=True) if n < folds]
     if small:
         raise TrackscopeError(f"classes with fewer than {folds} clips cannot be cross-validated: {small}", path=labels)
     cv = _cv(y, groups, folds, seed)
+    grouped = bool(data.groups)
     results: dict[str, Any] = {}
     best_name, best_score, best_est = None, -1.0, None
     for name, (est, grid) in _candidates(names, seed, x.shape[1]).items():
@@ -136,8 +148,11 @@ def train(
         if results[name]["mean"] > best_score:
             best_name, best_score, best_est = name, results[name]["mean"], search.best_estimator_
     assert best_est is not None and best_name is not None
-    oof = cross_val_predict(clone(best_est), x, y, groups=groups, cv=cv)
-    oof_metrics = classification_metrics(list(y), list(oof), list(classes))
+    # Out-of-fold, per clip as `predict` and `evaluate` see it: window probabilities averaged over each clip.
+    oof_rows = cross_val_predict(clone(best_est), x, y, groups=groups, cv=cv, method="predict_proba")
+    oof_proba = clip_proba(oof_rows, rows)
+    oof = [str(classes[i]) for i in oof_proba.argmax(axis=1)]
+    oof_metrics = classification_metrics(list(clip_y), oof, list(classes))
     final = clone(best_est).fit(x, y)
     from trackscope.models import novelty
 
@@ -145,7 +160,7 @@ def train(
     metrics = _metrics_dict(
         data=data,
         labels_path=Path(labels),
-        y=y,
+        y=clip_y,
         classes=classes,
         results=results,
         best=best_name,
@@ -154,7 +169,7 @@ def train(
         config=config,
         seed=seed,
         folds=folds,
-        grouped=groups is not None,
+        grouped=grouped,
     )
     from trackscope.tasks.mood_audio_report import write_audio_model
 
@@ -180,6 +195,7 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
     import sklearn
 
     from trackscope import __version__
+    from trackscope._machine import machine, versions
     from trackscope.evaluation import overfit_flag
     from trackscope.models.persist import sha256_file
 
@@ -205,7 +221,8 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
         },
         "cv_protocol": {
             "folds": kw["folds"],
-            "grouped_by": "group column" if kw["grouped"] else None,
+            "grouped_by": "group column" if kw["grouped"] else "clip",
+            "rows": "one per 30-s window (trackscope.tasks.audio_features: the one window rule)",
             "scoring": "macro_f1",
             "seed": kw["seed"],
         },
@@ -232,7 +249,10 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
             "python": platform.python_version(),
             "sklearn": sklearn.__version__,
             "numpy": np.__version__,
+            **{k: v for k, v in versions().items() if k in ("torch", "scipy", "soundfile", "soxr")},
         },
+        # the features behind these numbers were computed here, from the audio (never a cache from elsewhere)
+        "machine": machine(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
@@ -294,7 +314,7 @@ def evaluate(
 ) -> dict[str, Any]:
     from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
     from trackscope.sources.audio_dirs import find_labelled_audio
-    from trackscope.tasks.audio_features import clip_matrix
+    from trackscope.tasks.audio_features import clip_matrix, clip_proba
 
     if audio is None or labels is None:
         raise TrackscopeError("an audio mood model is evaluated with --audio DIR --labels FILE")
@@ -311,13 +331,18 @@ def evaluate(
     excluded = len(mapped) - len(keep)
     if not keep:
         raise TrackscopeError(f"no label in {label!r} matches the model's classes {classes}", path=labels)
-    x, names, kept, failures = clip_matrix([data.paths[i] for i in keep], config, progress=progress)
+    rows = clip_matrix([data.paths[i] for i in keep], config, progress=progress)
+    kept, failures = rows.kept, rows.failures
     if not kept:
         raise TrackscopeError("no clip could be decoded", path=audio)
-    _check_names(md, names)
+    _check_names(md, rows.names)
     y_true = [mapped[keep[i]] for i in kept]
-    y_pred = [str(p) for p in pipeline.predict(x)]
-    result = classification_metrics(y_true, y_pred, classes)
+    # the clip's windows averaged, exactly as `predict` and `analyze` score a song
+    order = [list(pipeline.classes_).index(c) for c in classes]
+    proba = clip_proba(pipeline.predict_proba(rows.x)[:, order], rows)
+    y_pred = [str(classes[i]) for i in proba.argmax(axis=1)]
+    ids = [str(data.paths[keep[i]]) for i in kept]
+    result = classification_metrics(y_true, y_pred, classes, ids=ids, proba=proba)
     result.update(
         {
             "excluded": excluded,
@@ -391,8 +416,10 @@ def explain(md: Any, *, song: str | Path | None = None, out: str | Path | None =
     res = predict_song(md, song)
     sf = res["features"]
     x = np.asarray(sf.vectors, dtype=np.float64)
-    scaler = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
-    means = getattr(scaler, "mean_", None)
+    steps = dict(getattr(pipeline, "steps", []))
+    means = getattr(steps.get("drop"), "center_", None)
+    if means is None:  # a model saved before the near-constant step: its scaler sees every column
+        means = getattr(steps.get("scale"), "mean_", None)
     if means is None:
         raise ModelError("this model keeps no training means to explain against", path=md.path)
     weights = np.asarray(sf.durations) / max(sum(sf.durations), 1e-9)

@@ -57,7 +57,11 @@ def model_card(metrics: dict[str, Any], extra: str = "") -> str:
         f"{metrics['data']['rows']} clips; class counts {metrics['data']['class_counts']}",
         f"- Classes: {', '.join(f'{c} ({QUADRANT_WORDS.get(c, c)})' for c in metrics['classes'])}",
         f"- Features: {metrics['features']['embed_model']} layers {', '.join(metrics['features']['layers'])} "
-        "(mean and std over 3-s patches) + trackscope descriptors, centre 30 s of each clip",
+        "(mean and std over 3-s patches of the channels that depend on the input; dead filters left out) + "
+        "trackscope descriptors; one row per 30-s window (a clip under 35 s is its centre 30 s; a song is scored "
+        "as the duration-weighted mean of its windows, the same in training, evaluate, predict and analyze)",
+        "- Near-constant inputs (spread within float rounding of their magnitude) are dropped before scaling, so no "
+        "rounding difference between CPUs can move a prediction",
         f"- Chosen model: **{metrics['chosen_model']}** (by {metrics['cv_protocol']['folds']}-fold "
         f"{'artist-grouped ' if metrics['cv_protocol']['grouped_by'] else ''}CV macro-F1), "
         f"params {cv[metrics['chosen_model']]['params']}",
@@ -77,10 +81,22 @@ def model_card(metrics: dict[str, Any], extra: str = "") -> str:
         "",
         f"Versions: {metrics['versions']}",
         "",
+        *(_measured_on(metrics["machine"]) if metrics.get("machine") else []),
     ]
     if extra:
         lines += [extra, ""]
     return "\n".join(lines)
+
+
+def _measured_on(m: dict[str, Any]) -> list[str]:
+    """Where the card's numbers were measured: features computed afresh from the audio on this machine."""
+    simd = ", ".join(m.get("numpy_simd") or []) or "?"
+    return [
+        f"Measured on: {m.get('cpu', '?')} ({m.get('cores', '?')} cores), torch ISA {m.get('torch_isa', '?')}, "
+        f"numpy SIMD {simd}; {m.get('os', '')}. The scores come from features computed from the audio on that "
+        "machine by this feature version (the clip cache is keyed by file content and feature configuration).",
+        "",
+    ]
 
 
 def report(metrics: dict[str, Any]) -> Any:

@@ -34,22 +34,32 @@ def make_model(name: str, seed: int) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from trackscope.models.preprocess import DropNearConstant  # no scaler divides by rounding noise
+
     if name == "dummy":
         return DummyClassifier(strategy="prior")
     if name == "logreg":
-        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000))
+        return make_pipeline(
+            SimpleImputer(strategy="median"), DropNearConstant(), StandardScaler(), LogisticRegression(max_iter=2000)
+        )
     if name == "gbm":
-        return HistGradientBoostingClassifier(
-            max_iter=300, learning_rate=0.04, max_leaf_nodes=15, min_samples_leaf=20, random_state=seed
+        # trees split on rounding noise too (binned, a 1e-14 jitter is as good as any split): drop it first
+        return make_pipeline(
+            DropNearConstant(),
+            HistGradientBoostingClassifier(
+                max_iter=300, learning_rate=0.04, max_leaf_nodes=15, min_samples_leaf=20, random_state=seed
+            ),
         )
     if name == "rf":
         return make_pipeline(
             SimpleImputer(strategy="median"),
+            DropNearConstant(),
             RandomForestClassifier(n_estimators=300, min_samples_leaf=5, max_features=0.5, n_jobs=1, random_state=seed),
         )
     if name == "mlp":
         return make_pipeline(
             SimpleImputer(strategy="median"),
+            DropNearConstant(),
             StandardScaler(),
             MLPClassifier((64, 32), alpha=1e-3, early_stopping=True, max_iter=500, random_state=seed),
         )

@@ -68,6 +68,35 @@ def get_model(model: str = DEFAULT_MODEL, device: Any = None):
         return _MODELS[key]
 
 
+_LIVE: dict[str, dict[str, Any]] = {}
+
+
+def live_channels(model: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """Per output layer of ``model``, a boolean mask of the channels that depend on the input (last axis of the
+    arrays :func:`embed` returns); layers missing here are live everywhere.
+
+    The checkpoints hold many dead filters whose channels are constant up to float rounding (see
+    :func:`trackscope.audio.musicnn.model.constant_channels` and :func:`trackscope.audio.musicnn.vgg.dead_filters`).
+    :func:`embed` still returns them (the original network's full layout); features meant for a model must not.
+    """
+    import numpy as np
+
+    from trackscope.audio.musicnn.model import constant_channels
+    from trackscope.audio.musicnn.vgg import VGG_MODELS, dead_filters
+    from trackscope.audio.musicnn.weights import load_weights
+
+    check_model(model)
+    with _LOCK:
+        if model not in _LIVE:
+            w = load_weights(model)
+            if model in VGG_MODELS:
+                masks = {f"pool{i}": ~dead_filters(np.asarray(w[f"{i}CNN/kernel"])) for i in range(1, 6)}
+            else:
+                masks = {k: ~v for k, v in constant_channels(w).items()}
+            _LIVE[model] = masks
+        return _LIVE[model]
+
+
 def _wanted(model: str, layers: Sequence[str] | None) -> tuple[str, ...]:
     outputs = model_outputs(model)
     if layers is None:

@@ -140,6 +140,48 @@ def _shifted(x, k: int, fmt):
     return torch.stack([x[:, d : d + t] for d in range(k)], dim=1).contiguous(memory_format=fmt)
 
 
+# A filter whose largest weight is below this fraction of its layer's largest is dead for float32 purposes (its
+# contribution is within a few float32 ulps, ε ≈ 1.2e-7): musicnn's checkpoints hold hundreds decayed to ≤ 1e-29 and
+# more at 1e-10–3e-7 of their layer (MSD_musicnn: 497 of the front end's 561 filters dead, the next weakest at 1.4e-3
+# — a clean gap; MTT_musicnn's weak filters run on continuously from 5e-6 up). Such a channel's output is its bias up
+# to rounding — and the low-rank products leak ~1e-7-relative rounding noise into it, which differs from one CPU's
+# code path to another's.
+DEAD_RELATIVE = 1e-6
+
+
+def constant_channels(w: dict) -> dict[str, np.ndarray]:
+    """Boolean masks of the channels whose output is constant by construction (dead filters), per output layer.
+
+    Keys: ``timbral`` (408), ``temporal`` (153), ``cnn1``/``cnn2``/``cnn3`` (64) and ``mean_pool``/``max_pool`` (753,
+    front end then the three mid-end outputs). A mid-end channel after the first is constant when its filter is dead
+    *and* the residual it adds to is constant. Model inputs leave these channels out (see
+    :func:`trackscope.audio.musicnn.embed.live_channels`): they carry nothing but rounding noise.
+    """
+    import numpy as np
+
+    def dead(kernel: np.ndarray) -> np.ndarray:
+        peak = np.abs(np.asarray(kernel, dtype=np.float64)).reshape(-1, kernel.shape[-1]).max(axis=0)
+        return peak <= DEAD_RELATIVE * peak.max()
+
+    timbral = np.concatenate([dead(w[name + "/kernel"]) for name in ("conv2d", "conv2d_1")])
+    temporal = np.concatenate([dead(w[f"conv2d_{i + 2}/kernel"]) for i in range(len(TEMPORAL_LENGTHS))])
+    mids, prev = [], None
+    for i in range(3):
+        d = dead(w[f"conv2d_{i + 5}/kernel"])
+        prev = d if prev is None else d & prev
+        mids.append(prev)
+    pooled = np.concatenate([timbral, temporal, *mids])
+    return {
+        "timbral": timbral,
+        "temporal": temporal,
+        "cnn1": mids[0],
+        "cnn2": mids[1],
+        "cnn3": mids[2],
+        "mean_pool": pooled,
+        "max_pool": pooled.copy(),
+    }
+
+
 def _make_module():
     import torch
     import torch.nn.functional as F
