@@ -82,8 +82,9 @@ def train_mood(
     con = console()
     test = metrics.get("test", {})
     if isinstance(test.get("accuracy"), float):
+        family = metrics.get("chosen_family")
         con.print(
-            f"Chosen: [bold]{metrics.get('chosen_model')}[/bold] (by cross-validation) — "
+            f"Chosen: [bold]{metrics.get('chosen_model')}[/bold]{f', {family}' if family else ''} — "
             f"{test.get('protocol', 'test')} accuracy {test['accuracy']:.3f}, macro-F1 "
             f"{test.get('macro_f1') or 0:.3f} on {test.get('n')} tracks"
         )
@@ -128,7 +129,17 @@ def print_models(metrics: dict[str, Any]) -> None:
         )
     con = console()
     con.print(table)
-    chosen = models.get(metrics.get("chosen_model"), {})
-    if chosen.get("params"):
-        params = ", ".join(f"{k}={v}" for k, v in chosen["params"].items())
-        con.print(f"* chosen: {metrics.get('chosen_model')} ({params})")
+    name = metrics.get("chosen_model")
+    chosen = models.get(name, {})
+    params = ", ".join(f"{k}={v}" for k, v in (chosen.get("params") or {}).items())
+    con.print(f"* chosen: {name}" + (f" ({params})" if params else ""))
+    choice = metrics.get("choice")
+    if not isinstance(choice, dict) and all("overfit" in r for r in models.values()) and name in models:
+        from trackscope.evaluation import describe_choice
+
+        scoring = (metrics.get("cv_protocol") or {}).get("scoring")
+        choice = describe_choice(models, name, score="macro-F1" if scoring == "macro_f1" else "accuracy")
+    if isinstance(choice, dict):
+        con.print(f"  rule: {choice['rule']}", soft_wrap=True)
+        if choice.get("note"):
+            con.print(f"  [yellow]overfitting:[/yellow] {choice['note']}", soft_wrap=True)

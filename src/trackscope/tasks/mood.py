@@ -3,7 +3,8 @@
 :func:`train` follows the mood study (stratified 67/33 split with seed 42, standardised features, a logistic
 regression baseline with 5-fold CV, then MLP, SVM, random forest, gradient boosting) and goes beyond it: every
 family is grid-searched on the same folds, the model is chosen by CV (never by test), overfitting is flagged, and the
-output folder carries the diagnostics (learning curve, confusion matrix, odds ratios, permutation importance).
+output folder carries the diagnostics (learning curve, confusion matrix, odds ratios when the saved model is the
+logistic regression, permutation importance).
 
 Models trained from audio (``input == "audio"``) live in :mod:`trackscope.tasks.mood_audio`; the functions here hand
 them over.

@@ -49,6 +49,7 @@ def model_card(metrics: dict[str, Any], extra: str = "") -> str:
     from trackscope.tasks.mood_audio import QUADRANT_WORDS
 
     cv = metrics["cv"]
+    choice = _choice(metrics)
     lines = [
         "# Mood from audio — model card",
         "",
@@ -65,6 +66,8 @@ def model_card(metrics: dict[str, Any], extra: str = "") -> str:
         f"- Chosen model: **{metrics['chosen_model']}** (by {metrics['cv_protocol']['folds']}-fold "
         f"{'artist-grouped ' if metrics['cv_protocol']['grouped_by'] else ''}CV macro-F1), "
         f"params {cv[metrics['chosen_model']]['params']}",
+        f"- Choice rule: {choice['rule']}",
+        *([f"- Overfitting: {choice['note']}"] if choice["note"] else []),
         f"- Out-of-fold macro-F1 {metrics['oof']['macro_f1']:.3f}, accuracy {metrics['oof']['accuracy']:.3f} "
         f"(n = {metrics['oof']['n']})",
         "",
@@ -99,6 +102,18 @@ def _measured_on(m: dict[str, Any]) -> list[str]:
     ]
 
 
+def _choice(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The choice rule and the chosen model's overfitting flag in words (see
+    :func:`trackscope.evaluation.describe_choice`)."""
+    from trackscope.evaluation import describe_choice, overfit_flag
+
+    models = metrics.get("models") or {  # metrics written before "models" was added
+        n: {"cv_mean": r["mean"], "gap": r["train"] - r["mean"], "overfit": overfit_flag(r["train"], r["mean"])}
+        for n, r in metrics["cv"].items()
+    }
+    return describe_choice(models, metrics["chosen_model"], score="macro-F1")
+
+
 def report(metrics: dict[str, Any]) -> Any:
     import pandas as pd
 
@@ -110,10 +125,13 @@ def report(metrics: dict[str, Any]) -> Any:
     )
     rep.add_heading("Models (cross-validation)")
     grouped = "artist-grouped " if metrics["cv_protocol"]["grouped_by"] else ""
+    choice = _choice(metrics)
     rep.add_text(
-        f"{metrics['cv_protocol']['folds']}-fold {grouped}cross-validation, macro-F1. Chosen by CV: "
-        f"{metrics['chosen_model']}. A train score far above the CV score means the model memorises."
+        f"{metrics['cv_protocol']['folds']}-fold {grouped}cross-validation, macro-F1. Choice rule: {choice['rule']}. "
+        f"Chosen: {metrics['chosen_model']}. A train score far above the CV score means the model memorises."
     )
+    if choice["note"]:
+        rep.add_text(f"Overfitting: {choice['note']}", note=True)
     frame = pd.DataFrame(
         [
             {

@@ -29,13 +29,13 @@ def collect_metrics(
     import numpy as np
     from sklearn.inspection import permutation_importance
 
-    from trackscope.evaluation import classification_metrics, overfit_flag
-    from trackscope.models.tabular import logreg_odds_ratios, search_space
+    from trackscope.evaluation import classification_metrics, describe_choice, overfit_flag
+    from trackscope.models.tabular import DESCRIPTIONS, logreg_odds_ratios
 
     X, y = table.X(), table.y()  # noqa: N806
     features = list(table.features)
     classes = [str(c) for c in chosen.estimator.classes_]
-    x_tr, y_tr, x_te, y_te = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+    y_tr, x_te, y_te = y[train_idx], X[test_idx], y[test_idx]
     models: dict[str, Any] = {}
     for r in results:
         pred = r.estimator.predict(x_te)
@@ -55,14 +55,10 @@ def collect_metrics(
             "grid": r.grid,
         }
     test = classification_metrics(y_te, chosen.estimator.predict(x_te), classes)
-    # Odds ratios come from the logistic regression (fitted here with C=1 if it was not among the models).
-    logreg = next((r.estimator for r in results if r.name == "logreg"), None)
-    if logreg is None:
-        pipe, _ = search_space(
-            "logreg", n_features=len(features), n_classes=len(classes), seed=settings["seed"], scaler=settings["scaler"]
-        )
-        logreg = pipe.fit(x_tr, y_tr)
-    odds = logreg_odds_ratios(logreg, features) or {}
+    # Coefficients explain a model only when it is linear: odds ratios when the saved model is the logistic
+    # regression; any other family is interpreted by permutation importance alone (a separate logistic regression's
+    # coefficients would describe a model that was not saved).
+    odds = logreg_odds_ratios(chosen.estimator, features) or {}
     perm = permutation_importance(
         chosen.estimator, x_te, y_te, n_repeats=10, random_state=settings["seed"], scoring="accuracy", n_jobs=1
     )
@@ -76,8 +72,11 @@ def collect_metrics(
         "classes": classes,
         "features": features,
         "chosen_model": chosen.name,
+        "chosen_family": DESCRIPTIONS.get(chosen.name, chosen.name),
         "chosen_params": chosen.params,
-        "chosen_by": f"mean {settings['cv_folds']}-fold CV accuracy on the training split",
+        "chosen_by": f"highest mean {settings['cv_folds']}-fold CV accuracy on the training split",
+        "choice": describe_choice(models, chosen.name, score="accuracy"),
+        "interpretation": "odds ratios and permutation importance" if odds else "permutation importance",
         "cv": {r.name: {"mean": r.cv_mean, "std": r.cv_std} for r in results},
         "models": models,
         "overfit_gap_threshold": OVERFIT_GAP,
@@ -150,6 +149,7 @@ def write_model_folder(out: str | Path, pipeline: Any, metrics: dict[str, Any], 
 def model_card(m: dict[str, Any]) -> str:
     """A short Markdown model card: data, classes, features, chosen model, scores, versions, date."""
     d, t, s = m["data"], m["test"], m["split"]
+    choice = m.get("choice", {})
     lines = [
         "# Mood model (Spotify features)",
         "",
@@ -161,7 +161,11 @@ def model_card(m: dict[str, Any]) -> str:
         f"- **Features ({len(m['features'])}):** {', '.join(m['features'])}",
         f"- **Split:** stratified, test size {s['test_size']}, seed {s['seed']} → {s['train_rows']} train / "
         f"{s['test_rows']} test rows" + (f", grouped by `{s['grouped_by']}`" if s.get("grouped_by") else ""),
-        f"- **Chosen model:** `{m['chosen_model']}` ({m['chosen_by']}), parameters `{m['chosen_params']}`",
+        f"- **Chosen model:** `{m['chosen_model']}` — {m.get('chosen_family', m['chosen_model'])}; parameters "
+        f"`{m['chosen_params']}`",
+        f"- **Choice rule:** {choice.get('rule', m['chosen_by'])}",
+        *([f"- **Overfitting:** {choice['note']}"] if choice.get("note") else []),
+        f"- **Interpretation:** {_interpretation_text(m)}",
         f"- **Test:** accuracy {t['accuracy']:.3f}, macro-F1 {t['macro_f1']:.3f} on {t['n']} rows",
         "",
         "| model | CV mean ± sd | train | test | test macro-F1 | overfit? |",
@@ -186,6 +190,19 @@ def model_card(m: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _interpretation_text(m: dict[str, Any]) -> str:
+    """How the saved model is interpreted, in one sentence that names its family."""
+    if m["odds_ratios"]:
+        return (
+            "the saved model is a logistic regression: its coefficients as odds ratios per standard deviation of each "
+            "feature, and permutation importance on the test split"
+        )
+    return (
+        f"the saved model ({m['chosen_model']}) is not linear and has no per-feature coefficients: permutation "
+        "importance on the test split, and `trackscope explain` for single rows"
+    )
 
 
 def model_table(m: dict[str, Any]) -> Any:
@@ -220,9 +237,11 @@ def build_report(m: dict[str, Any]) -> Any:
 
     classes, features = m["classes"], m["features"]
     d, s, t = m["data"], m["split"], m["test"]
+    choice = m.get("choice", {})
     rep = Report(
         "Mood model from Spotify features",
-        subtitle=f"{Path(d['path']).name} · {d['rows']} tracks · {len(classes)} moods · chosen: {m['chosen_model']}",
+        subtitle=f"{Path(d['path']).name} · {d['rows']} tracks · {len(classes)} moods · saved model: "
+        f"{m['chosen_model']} ({m.get('chosen_family', m['chosen_model'])})",
     )
     rep.add_heading("Data and split")
     rep.add_table(
@@ -261,10 +280,11 @@ def build_report(m: dict[str, Any]) -> Any:
     rep.add_heading("Models")
     rep.add_text(
         f"Every family was grid-searched with the same {m['parameters']['cv_folds']}-fold stratified CV on the "
-        "training "
-        f"split; the model with the best mean CV accuracy was chosen ({m['chosen_model']}); the test split was used "
-        f"only to report. 'overfit' flags a train accuracy more than {m['overfit_gap_threshold']:.2f} above CV."
+        f"training split; the test split was used only to report. Choice rule: {choice.get('rule', m['chosen_by'])}. "
+        f"Chosen: {m['chosen_model']} ({m.get('chosen_family', m['chosen_model'])})."
     )
+    if choice.get("note"):
+        rep.add_text(f"Overfitting: {choice['note']}", note=True)
     table = model_table(m)
     rep.add_table(table, "Model comparison")
     rep.add_figure(
@@ -328,10 +348,18 @@ def build_report(m: dict[str, Any]) -> Any:
     )
 
     rep.add_heading("Interpretation")
-    if m["odds_ratios"]:
+    rep.add_text(f"Saved model: {m['chosen_model']} — {m.get('chosen_family', m['chosen_model'])}.")
+    if not m["odds_ratios"]:
         rep.add_text(
-            "Odds ratios exp(coefficient) of the logistic regression, per standard deviation of each feature after the "
-            "pipeline's scaling: above 1 "
+            f"A {m['chosen_model']} model is not linear: it has no per-feature coefficients or odds ratios, and a "
+            "feature's effect can differ from song to song. It is described by permutation importance (below): how "
+            "much test accuracy it loses when one feature's values are shuffled. For why one song gets its mood, run "
+            "`trackscope explain MODEL --data TABLE --row N`."
+        )
+    else:
+        rep.add_text(
+            "Odds ratios exp(coefficient) of the saved logistic regression, per standard deviation of each feature "
+            "after the pipeline's scaling: above 1 "
             "the feature raises the odds of the mood, below 1 it lowers them. Top three each way per mood:"
         )
         rows = []
