@@ -168,3 +168,16 @@ def test_cli_train_refuses_then_overwrites_keeping_the_users_file(tmp_path, mood
     assert json.loads((out / "metrics.json").read_text())["parameters"]["seed"] == 1
     assert {"report.html", "model_card.md", "metrics.json", "pipeline.skops"} <= set(md.meta["files"])
     shutil.rmtree(out)
+
+
+def test_overwrite_never_deletes_through_a_link_out_of_the_folder(tmp_path):
+    out = tmp_path / "m"
+    _write(out, {"a.json": "1", "sub/w.bin": "old"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "w.bin").write_text("someone else's")
+    shutil.rmtree(out / "sub")
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    _write(out, {"a.json": "2"}, overwrite=True)
+    assert (elsewhere / "w.bin").read_text() == "someone else's"
+    assert load_model_dir(out).meta["files"].keys() == {"a.json"}

@@ -224,9 +224,12 @@ class ModelWriter:
             self.abort()
             raise
         keep = set(new_files) | {MODEL_JSON}
+        root = self.out.resolve()
         for name in old_files:
             if name not in keep:
                 stale = self.out / name
+                if not stale.parent.resolve().is_relative_to(root):
+                    continue  # reached through a link to somewhere else: not this folder's to delete
                 if stale.is_file() or stale.is_symlink():
                     stale.unlink()
                 parent = stale.parent
