@@ -65,6 +65,7 @@ def test_stereo_downmix_is_channel_mean_and_matches_soundfile(tmp_path):
     left, right = sine(440, 1.0, amp=0.4), sine(660, 1.0, amp=0.2)
     p = write(tmp_path / "st.wav", np.stack([left, right], 1), subtype="FLOAT")
     a = load_audio(p)
+    # the mean of two float32 samples rounds once (≤ 0.5 ulp); |samples| < 0.5, so 1e-7 is ≥ 3 float32 ulps
     np.testing.assert_allclose(a.samples, (left + right) / 2, atol=1e-7)
 
 
@@ -73,6 +74,7 @@ def test_resampling_matches_librosa_load(tmp_path):
     y = np.stack([sine(440, 2.0, sr=44_100), sine(550, 2.0, sr=44_100, amp=0.3)], 1)
     p = write(tmp_path / "hi.flac", y, 44_100)
     ref, _ = librosa.load(p, sr=SR)
+    # the same soxr resampler; float32 vs float64 decoding and downmix before it: 1e-6 ≈ 8 float32 ulps at 1
     np.testing.assert_allclose(load_audio(p).samples, ref, atol=1e-6)
 
 
@@ -121,6 +123,7 @@ def test_decode_array_shapes_and_errors():
     y = sine(440, 1.0, sr=44_100)
     out = decode_array(np.stack([y, y]), 44_100)  # (channels, samples)
     assert out.dtype == np.float32 and out.size == SR
+    # the same samples in another layout, the same arithmetic (a mean of two): exact by construction
     np.testing.assert_allclose(out, decode_array(np.stack([y, y], 1), 44_100), atol=0)
     ints = (y * 32767).astype(np.int16)
     assert np.abs(decode_array(ints, 44_100, sr=44_100) - y).max() < 1e-3
@@ -155,7 +158,7 @@ def test_m4a_goes_through_ffmpeg_and_is_downmixed_like_soundfile(tmp_path, monke
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     a = load_audio(m4a)
     assert a.channels == 2 and a.source_sr == SR
-    np.testing.assert_allclose(a.samples, (left + right) / 2, atol=1e-7)
+    np.testing.assert_allclose(a.samples, (left + right) / 2, atol=1e-7)  # one rounding of the mean: ≥ 3 ulps
     _fake_ffmpeg(bindir, "sys.stderr.write('moov atom not found\\n')\nsys.exit(1)")
     with pytest.raises(AudioError, match="moov atom not found"):
         load_audio(m4a)

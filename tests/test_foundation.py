@@ -60,6 +60,7 @@ def test_model_folder_round_trip_and_tamper(tmp_path):
     md = load_model_dir(out)
     assert md.task == "mood"
     again = md.load_sklearn("pipeline")
+    # lossless round trips (skops, safetensors), then the same code in this process: exact by construction
     np.testing.assert_array_equal(again.predict_proba(x), pipe.predict_proba(x))
     np.testing.assert_array_equal(md.load_tensors("extra")["a"], np.arange(4, dtype=np.float32))
     # Tampering with any file is refused.

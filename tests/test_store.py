@@ -56,6 +56,7 @@ def test_descriptor_table_parquet_and_csv_agree(first_run):
     assert list(d.columns[:2]) == ["path", "sha256"] and "tempo" in d and "loudness_lufs" in d
     assert len(d) == len(GOOD) and d.drop(columns=["path", "sha256"]).notna().all().all()
     csv = pd.read_csv(store / "descriptors.csv")
+    # CSV holds decimal text of the float64 values (pandas writes ≥ 15 significant digits): 1e-9 relative
     np.testing.assert_allclose(csv["loudness_lufs"], d["loudness_lufs"], rtol=1e-9)
     assert (d["sha256"] == fs.index().set_index("path").loc[d["path"], "sha256"].values).all()
 
@@ -69,7 +70,7 @@ def test_mels_are_float16_on_disk_and_float32_out(corpus, first_run):
     assert mel.dtype == np.float32
     ref = mel_db(load_audio(corpus["flac"]).samples)
     np.testing.assert_allclose(mel, ref, atol=0.06)  # float16 step at |x| < 64 dB is <= 0.03
-    np.testing.assert_array_equal(fs.mel(row["sha256"]), mel)
+    np.testing.assert_array_equal(fs.mel(row["sha256"]), mel)  # the same stored array, read again: exact
     long = fs.mel(corpus["long_20min"])
     assert long.shape == (128, 1 + int(30 * SR) // 512)  # the centre 30 s of a 20-minute song
     got = {p: m.shape for p, _, m in fs.iter_mels(shuffle=True, seed=1)}
@@ -77,7 +78,7 @@ def test_mels_are_float16_on_disk_and_float32_out(corpus, first_run):
     assert {m.shape for _, _, m in fs.iter_mels(frames=200)} == {(128, 200)}  # fixed width for batches
     short = fs.mel(corpus["short_ok"], frames=100)  # 44 frames, padded both sides with its minimum
     assert short.shape == (128, 100) and short[:, 0].max() == short.min()
-    np.testing.assert_array_equal(fs.mel(corpus["long_20min"], frames=1000), long[:, 146:1146])
+    np.testing.assert_array_equal(fs.mel(corpus["long_20min"], frames=1000), long[:, 146:1146])  # a slice: exact
     with pytest.raises(TrackscopeError, match="not in the feature store"):
         fs.mel("nope.mp3")
 
