@@ -44,8 +44,49 @@ def test_table_cuts_long_frames():
     assert "20 more rows" in rep.to_html()
 
 
-def test_plots_do_not_use_pyplot():
+# Draws every plot of trackscope.report.plots on small data in a fresh interpreter, then reports whether pyplot was
+# ever imported (pyplot keeps global figures and picks a GUI backend: the report plots must not need it).
+# ``--import-pyplot`` imports it on purpose: the control that shows the check can fail.
+_PLOTS_SCRIPT = """
+import json, sys
+import numpy as np
+import pandas as pd
+if "--import-pyplot" in sys.argv:
+    import matplotlib.pyplot
+from trackscope.report import plots
+figures = [
+    plots.bar_chart(["a", "b"], [1.0, 2.0], title="bars", errors=[0.1, 0.2]),
+    plots.bar_chart(["a"], [1.0], horizontal=True),
+    plots.heatmap(np.eye(2), ["r1", "r2"], ["c1", "c2"], fmt="{:.0f}"),
+    plots.heatmap(np.eye(2) - 0.5, ["r1", "r2"], ["c1", "c2"], center=0.0),
+    plots.line_with_band([1, 2, 3], {"train": ([1, 2, 3], [0.1, 0.1, 0.1]), "val": ([1, 1, 1], None)}),
+    plots.grouped_bars(pd.DataFrame({"u": [1, 2], "v": [3, 4]}, index=["p", "q"])),
+    plots.scatter([1, 2], [2, 1], diagonal=True),
+]
+pngs = [plots.figure_png(f) for f in figures]
+print(json.dumps({"pngs": sum(p[:4] == b"\\x89PNG" for p in pngs), "pyplot": "matplotlib.pyplot" in sys.modules}))
+"""
+
+
+def _draw_plots(*runs: tuple[str, ...]) -> list[dict]:
+    """Run the script once per flag tuple, side by side; their reports in order."""
+    import json
+    import subprocess
     import sys
 
-    plots.bar_chart(["a"], [1.0], horizontal=True)
-    assert "matplotlib.pyplot" not in sys.modules or not __import__("matplotlib.pyplot").pyplot.get_fignums()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _PLOTS_SCRIPT, *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for flags in runs
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return reports
+
+
+def test_plots_do_not_use_pyplot():
+    drawn, control = _draw_plots((), ("--import-pyplot",))
+    assert drawn == {"pngs": 7, "pyplot": False}
+    assert control["pyplot"] is True  # the control: an import of pyplot is seen
