@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from trackscope._atomic import atomic_path, default_mode, write_frame, write_text
-from trackscope.features.cache import ClipCache, config_hash
+from trackscope._hash import config_hash
+from trackscope.features.cache import ClipCache
 
 
 def test_atomic_write_has_usual_permissions_and_replaces(tmp_path):

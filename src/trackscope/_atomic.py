@@ -29,17 +29,6 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~_MODE
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks: the content key of caches, stores and model files."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_ancestors(path: Path, what: str, *, writable: bool = False) -> None:
     """The nearest existing path above ``path`` must be a folder (``writable``: one we may create things in)."""
     from trackscope.errors import TrackscopeError

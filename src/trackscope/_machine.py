@@ -50,12 +50,18 @@ def machine() -> dict[str, Any]:
     return info
 
 
+# The distributions whose versions metrics files, model cards and reports record (keys: distribution names).
+VERSIONED = ("trackscope", "numpy", "scipy", "pandas", "scikit-learn", "skops", "torch", "soundfile", "soxr")
+
+
 def versions() -> dict[str, str]:
-    """Versions of Python and the numeric libraries that produced a result (those that are installed)."""
+    """Versions of Python and the libraries that produced a result (those that are installed), keyed by
+    distribution name (``scikit-learn``, not the module name ``sklearn``). The one ``versions()`` of trackscope:
+    every metrics.json, model card and report takes it from here."""
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("trackscope", "numpy", "scipy", "scikit-learn", "torch", "soundfile", "soxr"):
+    for dist in VERSIONED:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -26,7 +26,6 @@ HOP_LENGTH = 512
 N_MELS = 128
 
 # Exit codes of the CLI.
-EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_BAD_INPUT = 2
 

@@ -8,14 +8,12 @@ cache folder (``$TRACKSCOPE_CACHE`` or the user cache directory).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from trackscope._atomic import file_sha256  # noqa: F401 — re-exported: callers hash files through this module
+from trackscope._hash import file_sha256
 
 
 def cache_root() -> Path:
@@ -27,10 +25,6 @@ def cache_root() -> Path:
     from trackscope._paths import cache_dir
 
     return cache_dir()
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class ClipCache:

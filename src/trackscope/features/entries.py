@@ -1,4 +1,4 @@
-"""Store entries: content hashing, atomic writes and the per-file worker that computes a song's entries.
+"""Store entries: the per-file worker that computes a song's entries, and reading the store's tables.
 
 Used by :mod:`trackscope.features.store`; the worker runs in the main process or in ``spawn``-ed processes with one
 thread each (:func:`trackscope._workers.init_single_thread`). It never raises: a bad file comes back as
@@ -7,43 +7,17 @@ thread each (:func:`trackscope._workers.init_single_thread`). It never raises: a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trackscope._atomic import (  # temp files start with TMP_PREFIX; swept later
-    TMP_PREFIX,
-    file_sha256,
-    write_bytes,
-    write_frame,
-)
+from trackscope._atomic import write_bytes
 from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "TMP_PREFIX",
-    "file_sha256",
-    "config_hash",
-    "atomic_write_bytes",
-    "atomic_write_frame",
-    "read_table",
-    "compute",
-]
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    write_bytes(path, data, fsync=True)
-
-
-def atomic_write_frame(frame: pd.DataFrame, path: Path) -> None:
-    write_frame(frame, path)
+__all__ = ["read_table", "compute"]
 
 
 def compute(job: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +57,7 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
         desc, mel_full = describe_with_mel(y, sr, side=audio.side)
         audio.side = None  # free it before the mel work
         payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
-        atomic_write_bytes(Path(job["desc_file"]), json.dumps(payload).encode())
+        write_bytes(Path(job["desc_file"]), json.dumps(payload).encode(), fsync=True)
     if job["mel_file"] is not None:
         window = job["mel_window"]
         n = y.size if not window else int(round(window * sr))
@@ -98,8 +72,8 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
         np.save(buf, db.astype(np.float16), allow_pickle=False)
         # a facts sidecar first (the .npy's presence is what marks the entry done), so the index of a mel-only
         # store can be rebuilt without decoding again
-        atomic_write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode())
-        atomic_write_bytes(Path(job["mel_file"]), buf.getvalue())
+        write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode(), fsync=True)
+        write_bytes(Path(job["mel_file"]), buf.getvalue(), fsync=True)
     return {"sha256": job["sha256"], "ok": True, **facts}
 
 

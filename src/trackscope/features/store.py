@@ -34,27 +34,22 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackscope._atomic import TMP_PREFIX, write_bytes, write_frame
+from trackscope._hash import config_hash, file_sha256
 from trackscope.constants import AUDIO_SUFFIXES, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
 from trackscope.errors import TrackscopeError
-from trackscope.features.entries import (
-    TMP_PREFIX,
-    atomic_write_bytes,
-    atomic_write_frame,
-    compute,
-    config_hash,
-    file_sha256,
-    read_table,
-)
+from trackscope.features.entries import compute, read_table
 from trackscope.features.reader import FeatureStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["extract", "FeatureStore", "walk_audio", "file_sha256", "FEATURE_VERSION", "WHAT"]
+__all__ = ["extract", "FeatureStore", "walk_audio", "FEATURE_VERSION", "WHAT"]
 
 FORMAT_VERSION = 1
 FEATURE_VERSION = 1  # bump when descriptor or mel code changes its numbers: every entry is recomputed
 WHAT = ("mel", "descriptors")
+CONFIG_KEY_LENGTH = 12  # hex digits of the configuration keys in entry paths (mel/<key>/...), as stores have them
 MEL_WINDOW = 30.0  # seconds: the centre 30 s, the length of the previews the popularity study trained on
 _INDEX_COLUMNS = (
     "path",
@@ -142,8 +137,10 @@ def extract(
     if root.is_dir() and any(root.iterdir()) and not (root / "store.json").is_file():
         raise TrackscopeError("folder exists and is not a trackscope feature store (no store.json)", path=root)
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(
-        root / "store.json", json.dumps({"format": "trackscope-feature-store", "version": FORMAT_VERSION}).encode()
+    write_bytes(
+        root / "store.json",
+        json.dumps({"format": "trackscope-feature-store", "version": FORMAT_VERSION}).encode(),
+        fsync=True,
     )
     _clean_temp(root)
 
@@ -151,11 +148,11 @@ def extract(
     mel_cfg = {"kind": "mel", **base, "window": float(mel_window or 0.0), "db": "power_to_db(ref=1,top_db=80)"}
     # "loudness": stereo files are measured on both channels (BS.1770), not on the downmix; a new value recomputes.
     desc_cfg = {"kind": "descriptors", **base, "loudness": "bs1770-channels"}
-    mel_key, desc_key = config_hash(mel_cfg), config_hash(desc_cfg)
+    mel_key, desc_key = config_hash(mel_cfg, CONFIG_KEY_LENGTH), config_hash(desc_cfg, CONFIG_KEY_LENGTH)
     for key, cfg in ((mel_key, mel_cfg), (desc_key, desc_cfg)):
         cfg_path = root / "configs" / f"{key}.json"
         if not cfg_path.is_file():
-            atomic_write_bytes(cfg_path, json.dumps(cfg, indent=2).encode())
+            write_bytes(cfg_path, json.dumps(cfg, indent=2).encode(), fsync=True)
 
     files, problems = walk_audio(paths)
     problems = [(os.path.abspath(p), r) for p, r in problems]
@@ -326,15 +323,15 @@ def _finish_tables(
     index = index.sort_values("path", kind="stable").reset_index(drop=True)
     index["silent"] = index["silent"].astype("boolean")
     for name, frame in (("index", index),):
-        atomic_write_frame(frame, root / f"{name}.parquet")
-        atomic_write_frame(frame, root / f"{name}.csv")
+        write_frame(frame, root / f"{name}.parquet")
+        write_frame(frame, root / f"{name}.csv")
     if desc_records or "descriptors" in what or (root / "descriptors.csv").exists():
         desc_frame = pd.DataFrame(desc_records, columns=["path", "sha256", *DESCRIPTORS])
         desc_frame = desc_frame.sort_values("path", kind="stable").reset_index(drop=True)
-        atomic_write_frame(desc_frame, root / "descriptors.parquet")
-        atomic_write_frame(desc_frame, root / "descriptors.csv")
+        write_frame(desc_frame, root / "descriptors.parquet")
+        write_frame(desc_frame, root / "descriptors.csv")
     fail = pd.DataFrame(sorted(failures.items()), columns=["path", "reason"])
-    atomic_write_frame(fail, root / "failures.csv")
+    write_frame(fail, root / "failures.csv")
     return len(index)
 
 

@@ -21,8 +21,6 @@ from typing import Any
 import torch
 from torch import nn
 
-ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn1", "cnn2", "crnn")
-
 CNN_FILTERS = (16, 32, 64, 128)
 CNN_POOLS = ((2, 4), (2, 4), (2, 2), (2, 2))
 CRNN_FILTERS = (64, 128, 128, 128)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from trackscope._hash import file_sha256
 from trackscope._json import dumps
 from trackscope.errors import ModelError
 
@@ -36,13 +37,6 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 # Module prefixes whose types may appear inside a .skops file. skops refuses anything else unless listed here;
 # we list exact type names found in the file that start with these prefixes, never "trust everything".
 TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.", "trackscope.", "builtins.", "collections.")
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file (hex); see :func:`trackscope._atomic.file_sha256`."""
-    from trackscope._atomic import file_sha256
-
-    return file_sha256(path)
 
 
 def resolve_model_path(path: str | Path) -> Path:
@@ -186,7 +180,7 @@ class ModelWriter:
         files = {}
         for p in sorted(self._tmp.rglob("*")):
             if p.is_file() and p.name != MODEL_JSON:
-                files[p.relative_to(self._tmp).as_posix()] = sha256_file(p)
+                files[p.relative_to(self._tmp).as_posix()] = file_sha256(p)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.meta, "files": files}
         self.add_json(MODEL_JSON, meta)
         from trackscope._atomic import default_mode
@@ -310,7 +304,7 @@ def load_model_dir(path: str | Path, *, verify: bool = True) -> ModelDir:
             fp = folder / name
             if not fp.is_file():
                 raise ModelError(f"model file {name} is missing", path=folder)
-            if sha256_file(fp) != digest:
+            if file_sha256(fp) != digest:
                 raise ModelError(
                     f"model file {name} was modified after saving (sha256 mismatch); refusing to load", path=folder
                 )

@@ -15,13 +15,13 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trackscope._hash import file_sha256
 from trackscope.errors import TableError
 
 # Alternative spellings seen in public Spotify tables → the canonical column name used everywhere in trackscope.
@@ -52,7 +52,6 @@ ALIASES: dict[str, str] = {
 
 _UNNAMED = re.compile(r"^(unnamed(:\s*\d+)?(_level_\d+)?|index|level_0)?$")
 _ID_PREFIX = re.compile(r"^(spotify:track:|https?://open\.spotify\.com/(intl-[a-z]+/)?track/)", re.IGNORECASE)
-SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
 
 
 def normalize_name(name: Any) -> str:
@@ -197,14 +196,6 @@ def _to_numeric(series: Any, col: str, path: Path, line_offset: int | None) -> A
     return values.astype(float)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_raw(path: Path) -> tuple[Any, str]:
     import pandas as pd
 
@@ -304,4 +295,4 @@ def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
         "format": fmt,
         "dedupe_column": normalize_name(dedupe) if dedupe is not None else None,
     }
-    return Table(frame=frame, path=path, sha256=_sha256(path), stats=stats)
+    return Table(frame=frame, path=path, sha256=file_sha256(path), stats=stats)

@@ -175,7 +175,8 @@ def clip_matrix(
 
     import numpy as np
 
-    from trackscope.features.cache import ClipCache, cached_per_file, config_hash
+    from trackscope._hash import config_hash
+    from trackscope.features.cache import ClipCache, cached_per_file
 
     tag = config_hash({**config, "kind": "clip-windows"})
     compute = functools.partial(_clip_windows, config)

@@ -22,7 +22,6 @@ from trackscope.errors import ModelError, TableError, TrackscopeError
 DEFAULT_LABEL = "mood"
 CV_FOLDS = 5
 LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
-PERMUTATION_REPEATS = 10
 
 
 def train(

@@ -120,9 +120,7 @@ def train(
     # artist when a group column is given, else by clip.
     x = rows.x
     y = clip_y[rows.clip]
-    groups = (
-        np.array([data.groups[i] for i in kept])[rows.clip] if data.groups else np.asarray(rows.clip).astype(str)
-    )
+    groups = np.array([data.groups[i] for i in kept])[rows.clip] if data.groups else np.asarray(rows.clip).astype(str)
     classes, counts = np.unique(clip_y, return_counts=True)
     if len(classes) < 2:
         raise TrackscopeError(f"need at least 2 classes in column {label!r}, found {list(classes)}", path=labels)
@@ -189,15 +187,12 @@ def train(
 
 def _metrics_dict(**kw: Any) -> dict[str, Any]:
     import datetime
-    import platform
 
     import numpy as np
-    import sklearn
 
-    from trackscope import __version__
+    from trackscope._hash import file_sha256
     from trackscope._machine import machine, versions
     from trackscope.evaluation import overfit_flag
-    from trackscope.models.persist import sha256_file
 
     y, classes = kw["y"], kw["classes"]
     best = kw["best"]
@@ -238,19 +233,13 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
         "data": {
             "rows": int(len(y)),
             "labels_file": kw["labels_path"].name,
-            "sha256": sha256_file(kw["labels_path"]),
+            "sha256": file_sha256(kw["labels_path"]),
             "missing_audio": len(kw["data"].missing),
             "failed_audio": [{"path": p, "reason": r} for p, r in kw["failures"]],
             "class_counts": {str(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)},
         },
         "features": kw["config"],
-        "versions": {
-            "trackscope": __version__,
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            **{k: v for k, v in versions().items() if k in ("torch", "scipy", "soundfile", "soxr")},
-        },
+        "versions": versions(),
         # the features behind these numbers were computed here, from the audio (never a cache from elsewhere)
         "machine": machine(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

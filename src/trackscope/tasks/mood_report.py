@@ -6,20 +6,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
+from trackscope._machine import versions
 from trackscope.evaluation import OVERFIT_GAP
-
-
-def versions() -> dict[str, str]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("trackscope", "scikit-learn", "numpy", "pandas", "scipy", "skops"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
 
 
 def collect_metrics(

@@ -71,7 +71,8 @@ def mels_for(
     processes (1: this one; ``"auto"``: one per core)."""
     import functools
 
-    from trackscope.features.cache import ClipCache, cached_per_file, config_hash
+    from trackscope._hash import config_hash
+    from trackscope.features.cache import ClipCache, cached_per_file
 
     if store is not None and _is_extract_store(store, cfg):
         return _mels_from_extract_store(paths, cfg, Path(store), progress)
@@ -229,6 +230,7 @@ def train_audio(
     """Train the audio models on labelled clips; save the best (by test ROC-AUC) to ``out``; returns the metrics.
     Mels and embeddings not yet cached are computed in ``workers`` processes (1: this one; ``"auto"``: one per core).
     """
+    from trackscope._machine import versions
     from trackscope.models.training import TrainConfig, predict_proba, roc_auc
     from trackscope.tasks import popularity_report as report
 
@@ -312,7 +314,7 @@ def train_audio(
         "mel": cfg,
         "training": {**(nets[chosen].config if chosen in nets else {}), "store": str(store)},
         "parameters": {"models": names, "threshold": threshold, "seed": seed, "epochs": config.epochs},
-        "versions": report.versions(),
+        "versions": versions(),
     }
     meta = {
         "task": "popularity",
@@ -334,9 +336,9 @@ def train_audio(
 
 
 def _labels_sha(labels: Any) -> str:
-    from trackscope.models.persist import sha256_file
+    from trackscope._hash import file_sha256
 
-    return sha256_file(labels)
+    return file_sha256(labels)
 
 
 def load_net(md: Any):

@@ -8,27 +8,6 @@ from typing import Any
 import numpy as np
 
 
-def versions() -> dict[str, str]:
-    """Versions of the libraries a result depends on."""
-    import platform
-
-    import numpy
-    import pandas
-    import sklearn
-
-    from trackscope import __version__
-
-    out = {"trackscope": __version__, "python": platform.python_version(), "numpy": numpy.__version__}
-    out.update(pandas=pandas.__version__, scikit_learn=sklearn.__version__)
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover — torch is a dependency
-        pass
-    return out
-
-
 def calibration(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
     """Mean predicted probability vs observed share of popular songs, in quantile bins of the prediction."""
     from sklearn.calibration import calibration_curve

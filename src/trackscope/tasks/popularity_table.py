@@ -152,6 +152,7 @@ def train_table(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train every table model, pick the best on the test split, save it to ``out``; returns the metrics."""
+    from trackscope._machine import versions
     from trackscope.models.training import roc_auc
     from trackscope.tasks import popularity_report as report
 
@@ -221,7 +222,7 @@ def train_table(
             "metadata": metadata,
             "group_column": group_column,
         },
-        "versions": report.versions(),
+        "versions": versions(),
     }
     meta = {
         "task": "popularity",

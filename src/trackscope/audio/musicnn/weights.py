@@ -13,7 +13,6 @@ point ``TRACKSCOPE_MUSICNN_SDIST`` at the ``musicnn-0.1.0.tar.gz`` file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from trackscope._hash import file_sha256
 from trackscope._paths import ENV_CACHE  # noqa: F401 — re-exported: the cache variable's name
 from trackscope.errors import ModelError, TrackscopeError
 
@@ -48,14 +48,6 @@ def cache_dir() -> Path:
 def weights_dir() -> Path:
     """Where the converted musicnn weights live (may not exist yet)."""
     return cache_dir() / _SUBDIR
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _download_sdist(dest: Path) -> Path:
@@ -134,7 +126,7 @@ def ensure_weights(model: str = "MSD_musicnn") -> Path:
                 raise TrackscopeError(f"{ENV_SDIST} names no file; {_HELP}", path=sdist)
         else:
             sdist = _download_sdist(tmp)
-        digest = _sha256(sdist)
+        digest = file_sha256(sdist)
         if digest != SDIST_SHA256:
             raise TrackscopeError(
                 f"this is not the musicnn 0.1.0 sdist from PyPI (sha256 {digest[:16]}…, expected "
