@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from trackscope.cli import app
@@ -28,10 +30,21 @@ def test_out_that_is_a_file_fails_before_training(tmp_path, mood_csv):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moods.csv", "taken.csv"]  # nothing half-written
 
 
-def test_predict_out_that_is_a_folder(tmp_path, mood_csv):
-    model = tmp_path / "m"
-    assert runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--models", "logreg",
-                               "--out", str(model)]).exit_code == 0  # fmt: skip
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A mood model trained once through the CLI on conftest's ``mood_csv`` table (copy it before changing it)."""
+    from trackscope.sources.example import example_table
+
+    folder = tmp_path_factory.mktemp("cli_errors")
+    example_table(150, seed=1).to_csv(folder / "moods.csv", index=False)  # = conftest's mood_frame
+    res = runner.invoke(app, ["train", "mood", "--data", str(folder / "moods.csv"), "--models", "logreg",
+                              "--out", str(folder / "m")])  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    return folder / "m"
+
+
+def test_predict_out_that_is_a_folder(tmp_path, mood_csv, trained_model):
+    model = shutil.copytree(trained_model, tmp_path / "m")  # edited below
     (tmp_path / "adir").mkdir()
     res = runner.invoke(app, ["predict", str(model), "--data", str(mood_csv), "--out", str(tmp_path / "adir")])
     _one_error_line(res, "adir", "existing folder")
@@ -43,9 +56,8 @@ def test_predict_out_that_is_a_folder(tmp_path, mood_csv):
     _one_error_line(res, "model.json lacks")
 
 
-def test_predict_reports_rows_skipped_for_missing_features(tmp_path, mood_csv):
-    model = tmp_path / "m"
-    runner.invoke(app, ["train", "mood", "--data", str(mood_csv), "--models", "logreg", "--out", str(model)])
+def test_predict_reports_rows_skipped_for_missing_features(tmp_path, mood_csv, trained_model):
+    model = trained_model
     frame = pd.read_csv(mood_csv)
     frame.loc[3, "energy"] = None
     frame.to_csv(tmp_path / "holes.csv", index=False)
