@@ -394,7 +394,7 @@ def main() -> None:
 
     x_feat = None
     if "logreg" in variants or "c" in variants:
-        from trackscope.tasks.audio_features import clip_matrix, feature_config
+        from trackscope.features.song import clip_matrix, feature_config
 
         rows = clip_matrix(data.paths[:n], feature_config())
         x_feat, kept, failures = rows.x, rows.kept, rows.failures

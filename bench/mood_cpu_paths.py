@@ -53,9 +53,9 @@ def worker(paths: list[str], out: str) -> None:
     through `predict_song` (what `predict` and `analyze` use)."""
     import torch
 
+    from trackscope.features.song import clip_matrix, clip_proba
     from trackscope.models.persist import load_model_dir, resolve_model_path
-    from trackscope.tasks.audio_features import clip_matrix, clip_proba
-    from trackscope.tasks.mood_audio import predict_song
+    from trackscope.tasks.mood.audio import predict_song
 
     torch.set_num_threads(1)
     md = load_model_dir(resolve_model_path("builtin:mood"))

@@ -1,6 +1,6 @@
 """The audio path learns a planted cue — the larger version of the CI test, and fp32 vs the CPU fast path.
 
-Generated music-like clips (:mod:`trackscope.tasks.popularity_synthetic`): "popular" clips carry a bell at a fixed
+Generated music-like clips (:mod:`trackscope.sources.synthetic_hits`): "popular" clips carry a bell at a fixed
 pitch on a steady 5-Hz pulse, hidden among drums, chords, melody, noise and pitch-shifted decoy bells. The full
 workflow runs (WAV files + labels.csv → feature store → 75/15/10 splits → auto threshold → training → holdout).
 
@@ -61,7 +61,7 @@ def main() -> None:
 
 
 def easy_part(work: Path) -> None:
-    from trackscope.tasks.popularity_synthetic import write_clips
+    from trackscope.sources.synthetic_hits import write_clips
 
     t0 = time.perf_counter()
     easy = write_clips(work / "easy", args.n, duration=args.seconds, seed=0)
@@ -81,12 +81,12 @@ def easy_part(work: Path) -> None:
 
 
 def hard_part(work: Path) -> None:
-    from trackscope.tasks.popularity_synthetic import write_clips
+    from trackscope.sources.synthetic_hits import write_clips
 
     lo, hi = (float(v) for v in args.hard_level.split(","))
     hard = write_clips(work / "hard", args.n, duration=args.seconds, seed=1, cue_level=(lo, hi))
+    from trackscope.features.clips import mel_config, mels_for
     from trackscope.sources.audio_dirs import walk_audio
-    from trackscope.tasks.popularity_audio import mel_config, mels_for
 
     # Fill the feature store first, so that the timings below are training only.
     mels_for(

@@ -46,11 +46,9 @@ def main() -> None:
     ap.add_argument("--install", action="store_true", help="copy the result into the package (builtin:mood)")
     args = ap.parse_args()
 
-    from trackscope.tasks import mood_audio_report
-    from trackscope.tasks.mood_audio import train
+    from trackscope.report.mood_audio import write_model
+    from trackscope.tasks.mood.audio import train
 
-    original = mood_audio_report.model_card
-    mood_audio_report.model_card = lambda metrics, extra="": original(metrics, CARD_EXTRA)
     t0 = time.perf_counter()
     done = [0]
 
@@ -59,7 +57,7 @@ def main() -> None:
             done[0] = i
             print(f"  features {i}/{n}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
-    metrics = train(
+    trained = train(
         audio=args.data,
         labels=args.data / "labels.csv",
         id_column="song_id",
@@ -67,10 +65,11 @@ def main() -> None:
         group_column="artist",
         models=args.models.split(",") if args.models else None,
         seed=args.seed,
-        out=args.out,
         progress=progress,
         workers=args.workers if args.workers == "auto" else int(args.workers),
     )
+    write_model(trained, args.out, overwrite=True, card_extra=CARD_EXTRA)
+    metrics = trained.metrics
     print(f"done in {time.perf_counter() - t0:.0f} s")
     print(f"{'model':<10} {'CV macro-F1':>12} {'sd':>6} {'train':>6}  params")
     for name, r in metrics["cv"].items():

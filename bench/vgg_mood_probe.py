@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/vgg_mood_probe.py [--data ../shared/data/audio/4q-dev] [--model MSD_vgg]
         [--seeds 42 0 1]
 
-Same protocol as ``trackscope train mood --audio`` (``tasks/mood_audio.py``): the centre 30 s of every clip at
+Same protocol as ``trackscope train mood --audio`` (``tasks/mood/audio.py``): the centre 30 s of every clip at
 22.05 kHz, StandardScaler + LogisticRegression with C chosen from (0.001 … 0.1) by ``GridSearchCV`` over
 ``StratifiedGroupKFold(5, shuffle, seed 42)`` grouped by artist, macro-F1. It prints, per feature set, the best mean
 CV score (what the built-in model's 0.718 is) and the out-of-fold macro-F1 at that C — both carry the same small
@@ -82,8 +82,8 @@ def main() -> int:
     import torch
 
     from trackscope.features.cache import ClipCache
+    from trackscope.features.song import clip_matrix, feature_config
     from trackscope.sources.audio_dirs import find_labelled_audio
-    from trackscope.tasks.audio_features import clip_matrix, feature_config
 
     torch.set_num_threads(1)
     data = find_labelled_audio(args.data, args.data / "labels.csv", label="quadrant", group_column="artist")

@@ -149,7 +149,7 @@ def test_cli_train_refuses_then_overwrites_keeping_the_users_file(tmp_path, mood
     assert (out / "model.json").read_bytes() == old_meta
 
     # a crash while writing the report leaves the old model whole
-    import trackscope.tasks.mood_report as mood_report
+    import trackscope.report.mood as mood_report
 
     def broken_report(m):
         raise RuntimeError("boom")

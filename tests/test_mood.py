@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from trackscope import api
+from trackscope.api import train_mood as train
 from trackscope.cli import app
 from trackscope.errors import ModelError, TableError, TrackscopeError
 from trackscope.evaluation import classification_metrics, learning_curve, match_labels, parse_label_map
 from trackscope.models.persist import ModelWriter, load_model_dir
 from trackscope.sources.example import example_table
-from trackscope.tasks.mood import train
 
 FAST = ["logreg", "svm"]
 

@@ -99,7 +99,7 @@ def test_predict_gives_probabilities_arousal_and_valence(trained, tmp_path):
 
 
 def test_analyze_windows_long_songs_and_lists_bad_files(trained, tmp_path):
-    from trackscope.tasks.analyze import analyze
+    from trackscope.api import analyze
 
     root, _ = trained
     import numpy as np
@@ -176,7 +176,7 @@ def test_audio_unlike_the_training_clips_is_flagged(trained, tmp_path):
     import numpy as np
 
     from trackscope.models.persist import load_model_dir
-    from trackscope.tasks.mood_audio import predict_song
+    from trackscope.tasks.mood.audio import predict_song
 
     root, _ = trained
     md = load_model_dir(root / "model")
@@ -193,7 +193,7 @@ def test_builtin_mood_model_flags_noise(tmp_path):
     import numpy as np
 
     from trackscope.models.persist import load_model_dir
-    from trackscope.tasks.mood_audio import predict_song
+    from trackscope.tasks.mood.audio import predict_song
 
     md = load_model_dir("builtin:mood")
     assert "novelty.safetensors" in md.meta["files"]
@@ -252,7 +252,7 @@ def test_clip_features_in_worker_processes_match_and_fill_the_cache(tmp_path):
     import numpy as np
 
     from trackscope.features.cache import ClipCache
-    from trackscope.tasks.audio_features import clip_matrix, feature_config
+    from trackscope.features.song import clip_matrix, feature_config
 
     paths = [write_wav(tmp_path / f"{k}.wav", style_clip(s, 4.0, seed=k)) for k, s in enumerate(STYLES)]
     bad = tmp_path / "bad.wav"
@@ -279,9 +279,9 @@ def test_one_window_rule_everywhere(tmp_path):
 
     from trackscope.audio.io import iter_windows
     from trackscope.features.cache import ClipCache
+    from trackscope.features.song import MIN_WINDOW_S, clip_matrix, clip_proba
     from trackscope.models.persist import load_model_dir, resolve_model_path
-    from trackscope.tasks.audio_features import MIN_WINDOW_S, clip_matrix, clip_proba
-    from trackscope.tasks.mood_audio import predict_song
+    from trackscope.tasks.mood.audio import predict_song
 
     sr = 8000
     for seconds, starts, lengths in (
@@ -335,9 +335,8 @@ def test_builtin_mood_model_is_the_quadrant_model():
 
 
 def test_analyze_adds_hit_potential_from_a_popularity_model(trained, tmp_path):
-    from trackscope.api import train_popularity
-    from trackscope.tasks.analyze import analyze
-    from trackscope.tasks.popularity_synthetic import write_clips
+    from trackscope.api import analyze, train_popularity
+    from trackscope.sources.synthetic_hits import write_clips
 
     root, _ = trained
     labels = write_clips(tmp_path / "pop", 24, duration=3.0, seed=5)
@@ -365,8 +364,9 @@ def test_explain_audio_mood_names_feature_groups(trained, tmp_path):
 def test_silence_gets_no_mood_and_a_batch_with_nothing_usable_fails(trained, tmp_path):
     import numpy as np
 
+    from trackscope.api import analyze
     from trackscope.errors import TrackscopeError
-    from trackscope.tasks.analyze import SONG_DESCRIPTORS, analyze
+    from trackscope.tasks.analyze import SONG_DESCRIPTORS
 
     root, _ = trained
     write_wav(tmp_path / "in" / "quiet.wav", np.zeros(22050 * 4, dtype=np.float32))
@@ -381,8 +381,8 @@ def test_silence_gets_no_mood_and_a_batch_with_nothing_usable_fails(trained, tmp
 
 
 def test_analyze_refuses_a_popularity_model_that_is_not_audio(trained, tmp_path):
+    from trackscope.api import analyze
     from trackscope.errors import TrackscopeError
-    from trackscope.tasks.analyze import analyze
 
     root, _ = trained
     clip = write_wav(tmp_path / "a.wav", style_clip("dark", 4.0, seed=2))

@@ -31,7 +31,7 @@ def test_describe_choice_states_the_rule_and_flags_an_overfitting_choice():
 
 def test_a_saved_forest_is_described_as_one_and_its_overfitting_is_said(tmp_path, monkeypatch):
     import trackscope.models.tabular as tabular
-    import trackscope.tasks.mood as mood
+    import trackscope.tasks.mood.table as mood
 
     real = tabular.search_space
 

@@ -11,7 +11,8 @@ import pytest
 from trackscope import api
 from trackscope.constants import SPOTIFY_FEATURES
 from trackscope.errors import ModelError, TableError
-from trackscope.tasks import popularity_data as pdata
+from trackscope.features import metadata
+from trackscope.models import splits as pdata
 
 
 def make_table(n=600, seed=0, planted=True):
@@ -96,11 +97,11 @@ def test_threshold_rule_on_known_histograms():
 
 
 def test_release_dates_of_mixed_precision():
-    year, month = pdata.parse_release_date(["2019", "2019-12", "2019-12-06", "nope", 2004.0, None])
+    year, month = metadata.parse_release_date(["2019", "2019-12", "2019-12-06", "nope", 2004.0, None])
     np.testing.assert_array_equal(year, [2019, 2019, 2019, np.nan, 2004, np.nan])
     np.testing.assert_array_equal(month, [np.nan, 12, 12, np.nan, np.nan, np.nan])
     frame = pd.DataFrame({"release_date": ["2019", "2019-12", "2019-12-06", "nope"]})
-    meta = pdata.metadata_features(frame)
+    meta = metadata.metadata_features(frame)
     np.testing.assert_array_equal(meta["release_date_precision"], [1, 2, 3, np.nan])
 
 
@@ -174,7 +175,7 @@ def test_missing_columns_name_the_column(trained, tmp_path):
 
 
 def test_subgenre_is_one_hot_metadata_and_required_by_the_model(tmp_path):
-    from trackscope.tasks.popularity_data import metadata_features, metadata_source
+    from trackscope.features.metadata import metadata_features, metadata_source
 
     frame = make_table(400, seed=3, planted=False)
     rng = np.random.default_rng(3)

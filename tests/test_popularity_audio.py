@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trackscope import api
-from trackscope.tasks.popularity_synthetic import make_clips, write_clips
+from trackscope.sources.synthetic_hits import make_clips, write_clips
 
 
 def test_generator_is_seeded_balanced_and_music_like():
@@ -69,7 +69,7 @@ def test_audio_round_trip_and_occlusion(trained, tmp_path):
     assert len(why["regions"]) == 10
     # The most important region of the top-ranked (popular) clip is the band holding the planted bell.
     from trackscope.audio.mel import mel_frequencies
-    from trackscope.tasks.popularity_synthetic import CUE_HZ
+    from trackscope.sources.synthetic_hits import CUE_HZ
 
     centres = mel_frequencies(64 + 2, fmax=11025)[1:-1]
     cue_band = int(np.argmin(np.abs(centres - CUE_HZ))) * 8 // 64
@@ -92,8 +92,8 @@ def test_embedding_head_trains_and_predicts(tmp_path):
 
 def test_audio_training_reads_mels_from_an_extract_store(tmp_path):
     from trackscope.api import extract
+    from trackscope.features.clips import clip_mel, mel_config, mels_for
     from trackscope.features.reader import FeatureStore
-    from trackscope.tasks.popularity_audio import clip_mel, mel_config, mels_for
 
     labels = write_clips(tmp_path / "clips", 16, duration=3.0, seed=9)
     paths = sorted((tmp_path / "clips").glob("*.wav"))

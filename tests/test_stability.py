@@ -80,7 +80,7 @@ def test_every_table_family_is_stable_under_float_perturbations(family):
 
 
 def test_popularity_table_models_are_stable():
-    from trackscope.tasks.popularity_table import TABLE_MODELS, make_model
+    from trackscope.tasks.popularity.table import TABLE_MODELS, make_model
 
     x, moods = _table_with_noise_columns()
     y = (moods == "Energetic").astype(int)
@@ -106,8 +106,8 @@ def test_dead_musicnn_channels_are_never_features():
 @pytest.fixture(scope="module")
 def synthetic_clip_features(tmp_path_factory):
     """Features of four made-up clips (one per style) as builtin:mood computes them."""
+    from trackscope.features.song import feature_config, song_features
     from trackscope.sources.example_audio import STYLES, style_clip, write_wav
-    from trackscope.tasks.audio_features import feature_config, song_features
 
     root = tmp_path_factory.mktemp("clips")
     rows = []

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from trackscope.models.nets import build
-from trackscope.models.training import Standardize, TrainConfig, fit, predict_proba, roc_auc
+from trackscope.models.nets import Standardize, build
+from trackscope.models.training import TrainConfig, fit, predict_proba, roc_auc
 
 
 def _data(n=160, seed=0, planted=True):

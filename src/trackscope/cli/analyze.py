@@ -31,9 +31,9 @@ def analyze(
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
     long songs (mood over time); hit potential with --popularity-model. Bad files are listed, the rest analysed."""
+    from trackscope.api import analyze as run
     from trackscope.api import check_analyze_output
     from trackscope.models.persist import load_model_dir
-    from trackscope.tasks.analyze import analyze as run
 
     if out is not None:  # fail fast on outputs that cannot be written, not after the whole batch
         check_analyze_output(out, report=not no_report)

@@ -36,8 +36,8 @@ def demo(
 
 
 def _audio_demo(out: Path, as_json: bool) -> None:
+    from trackscope.api import analyze
     from trackscope.sources.example_audio import write_examples
-    from trackscope.tasks.analyze import analyze
 
     err = console(stderr=True)
     err.print(

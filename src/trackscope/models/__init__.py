@@ -1,1 +1,2 @@
-"""Models: scikit-learn families, PyTorch networks, and safe persistence."""
+"""Models: scikit-learn families (``tabular``, ``preprocess``), PyTorch networks (``nets``, ``training``), splits
+and the popularity threshold rule (``splits``), novelty scores (``novelty``) and safe persistence (``persist``)."""

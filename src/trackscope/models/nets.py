@@ -9,6 +9,7 @@ clip (``(batch,)``); a sigmoid of it is the hit probability. The sizes follow th
 - :class:`CNN2`: the same convolutions with a single dense 128.
 - :class:`CRNN`: conv 64-128-128-128 (ELU), pools (2,2), (4,2), (4,2), (4,2), dropout 0.1, two GRU(32) layers.
 - :class:`EmbeddingHead`: a small MLP over pooled musicnn embeddings (a vector per clip).
+- :class:`Standardize` scales a network's input; :func:`load_net` rebuilds a saved network from its model folder.
 
 Convolutions use "same" padding; a pool whose kernel is larger than what is left of an axis shrinks to that axis
 (only matters for inputs far smaller than the study's, e.g. 32 mels into the CRNN).
@@ -144,6 +145,37 @@ def build(name: str, **shape: Any) -> nn.Module:
     if name not in classes:
         raise ValueError(f"unknown network {name!r} (choose from {', '.join([*classes, 'embedding'])})")
     return classes[name](int(shape["n_mels"]), int(shape["n_frames"]))
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` in front of a network, so saved weights carry their own input scaling."""
+
+    def __init__(self, net: nn.Module, mean: float = 0.0, std: float = 1.0) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std) if std > 0 else 1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+def load_net(md: Any) -> nn.Module | None:
+    """Rebuild a saved popularity network (in eval mode) from its model folder (a
+    :class:`trackscope.models.persist.ModelDir`); None for the dummy, which has no network."""
+    from trackscope.errors import ModelError
+
+    name = md.meta["model"]
+    if name == "dummy":
+        return None
+    cfg = md.meta["mel"]
+    shape = {"n_inputs": md.meta["n_inputs"]} if name == "embedding" else {k: cfg[k] for k in ("n_mels", "n_frames")}
+    net = Standardize(build(name, **shape))
+    try:
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in md.load_tensors("weights").items()})
+    except RuntimeError as err:
+        raise ModelError(f"weights do not fit a {name} network: {str(err).splitlines()[0]}", path=md.path) from None
+    return net.eval()
 
 
 def n_parameters(net: nn.Module) -> int:

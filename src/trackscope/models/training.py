@@ -67,19 +67,6 @@ class FitResult:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-class Standardize(nn.Module):
-    """``(x - mean) / std`` in front of a network, so saved weights carry their own input scaling."""
-
-    def __init__(self, net: nn.Module, mean: float = 0.0, std: float = 1.0) -> None:
-        super().__init__()
-        self.net = net
-        self.register_buffer("mean", torch.tensor(float(mean)))
-        self.register_buffer("std", torch.tensor(float(std) if std > 0 else 1.0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
-
-
 # --- metrics ---------------------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """The main job: mood (with probabilities, arousal and valence), tempo, key, loudness, duration and the top musicnn
 tags of every song, with 30-s windows for long songs and the mood over time; hit potential when a popularity model
-is given. Writes ``analysis.csv``, ``analysis.json`` and a self-contained ``report.html``.
+is given. :mod:`trackscope.report.analyze` writes ``analysis.csv``, ``analysis.json`` and ``report.html`` from it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from trackscope.errors import TrackscopeError
+from trackscope.tasks.results import Analysis
+
+# Draws one song's report picture: ``draw(song_row, classes) -> PNG bytes`` (a module-level function, so that worker
+# processes can be handed it; trackscope.report.analyze.song_png).
+Draw = Callable[[dict[str, Any], list[str]], bytes]
 
 DEFAULT_MOOD_MODEL = "builtin:mood"
 # Song-level descriptor keys, always present (None when a song has no tempo or key, e.g. silence).
@@ -64,18 +69,18 @@ def summarise_descriptors(descs: Sequence[dict[str, Any]], durations: Sequence[f
 def analyze(
     paths: Sequence[str | Path],
     *,
-    out: str | Path | None = None,
     mood_model: Any = DEFAULT_MOOD_MODEL,
     popularity_model: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    report: bool = True,
     workers: int | str = 1,
-) -> dict[str, Any]:
-    """Analyse songs; returns ``{"songs": [...], "failures": [...], "mood_model": ..., "outputs": {...}}``.
+    draw: Draw | None = None,
+) -> Analysis:
+    """Analyse songs; ``result`` is ``{"n", "mood_model", "classes", "songs": [...], "failures": [...]}``.
 
     ``workers``: processes analysing songs side by side (one thread each); ``"auto"`` chooses (see
     :func:`trackscope._workers.choose_workers`), 1 analyses in this process. Results come back in input order
-    either way.
+    either way. ``draw``: with workers, each also draws its songs' report pictures with it (decoding the audio
+    again is most of that work) and they come back in ``figures``; in one process the report draws them itself.
     """
     from trackscope.models.persist import ModelDir, load_model_dir
     from trackscope.sources.audio_dirs import walk_audio
@@ -98,8 +103,7 @@ def analyze(
     from trackscope._workers import choose_workers, run_in_workers
 
     n_workers = choose_workers(workers, len(files))
-    # With workers, each also draws its songs' report pictures (decoding the audio again is most of that work).
-    render = report and out is not None and n_workers > 1
+    worker_draw = draw if n_workers > 1 else None  # in one process the report draws every picture
     results: dict[int, tuple[str, dict[str, Any], bytes | None]] = {}
 
     def done(i: int, outcome: tuple[str, dict[str, Any], bytes | None]) -> None:
@@ -111,7 +115,7 @@ def analyze(
         for i, f in enumerate(files):
             done(i, analyze_song(md, f))
     else:
-        items = ((i, (str(f), render)) for i, f in enumerate(files))
+        items = ((i, (str(f), worker_draw)) for i, f in enumerate(files))
         run_in_workers(_worker_song, items, n_workers, done, initializer=_load_worker_model, initargs=(str(md.path),))
     songs: list[dict[str, Any]] = []
     figures: dict[str, bytes] = {}
@@ -126,7 +130,7 @@ def analyze(
             f"none of the {len(failures)} inputs could be analysed (first: {first['reason']})", path=first["path"]
         )
     if popularity_model is not None:
-        _add_hit_potential(songs, popularity_model)
+        _add_hit_potential(songs, pop)
     result: dict[str, Any] = {
         "n": len(songs),
         "mood_model": str(mood_model) if not isinstance(mood_model, ModelDir) else _model_name(md),
@@ -134,15 +138,13 @@ def analyze(
         "songs": songs,
         "failures": failures,
     }
-    if out is not None:
-        result["outputs"] = write_outputs(result, Path(out), report=report, figures=figures)
-    return result
+    return Analysis(result, figures)
 
 
-def analyze_song(md: Any, f: Path, render: bool = False) -> tuple[str, dict[str, Any], bytes | None]:
+def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
     """``("song", row, picture)`` for one file, or ``("failure", {"path", "reason"}, None)`` when it cannot be
-    analysed; ``picture`` is the report's PNG of the song when ``render`` (None if drawing it failed)."""
-    from trackscope.tasks.mood_audio import predict_song
+    analysed; ``picture`` is ``draw(row, classes)`` when ``draw`` is given (None if drawing it failed)."""
+    from trackscope.tasks.mood.audio import predict_song
 
     try:
         res = predict_song(md, f)
@@ -167,11 +169,9 @@ def analyze_song(md: Any, f: Path, render: bool = False) -> tuple[str, dict[str,
         "windows": res["windows"],
     }
     png = None
-    if render:
-        from trackscope.tasks.analyze_report import song_png
-
+    if draw is not None:
         try:
-            png = song_png(row, list(md.meta["classes"]))
+            png = draw(row, list(md.meta["classes"]))
         except Exception:  # noqa: BLE001 — the report draws it again (or says why it cannot)
             png = None
     return "song", row, png
@@ -186,8 +186,8 @@ def _load_worker_model(model_path: str) -> None:
     _WORKER_MODEL.append(load_model_dir(model_path))
 
 
-def _worker_song(path: str, render: bool) -> tuple[str, dict[str, Any], bytes | None]:
-    return analyze_song(_WORKER_MODEL[0], Path(path), render)
+def _worker_song(path: str, draw: Draw | None) -> tuple[str, dict[str, Any], bytes | None]:
+    return analyze_song(_WORKER_MODEL[0], Path(path), draw)
 
 
 def _model_name(md: Any) -> str:
@@ -199,46 +199,16 @@ def _model_name(md: Any) -> str:
         return str(md.path)
 
 
-def _add_hit_potential(songs: list[dict[str, Any]], model: str | Path) -> None:
-    from trackscope import api
+def _add_hit_potential(songs: list[dict[str, Any]], model: Any) -> None:
+    """Each song's hit probability from an opened audio popularity model (:mod:`trackscope.tasks.popularity`)."""
+    from trackscope.tasks import popularity
 
-    frame = api.predict(model, songs=[s["path"] for s in songs])
+    frame = popularity.predict(model, songs=[s["path"] for s in songs])
     col = next((c for c in ("hit_probability", "probability", "p_popular") if c in frame.columns), None)
     if col is None:
-        raise TrackscopeError("the popularity model returned no hit probability", path=model)
+        raise TrackscopeError("the popularity model returned no hit probability", path=model.path)
     key = "song" if "song" in frame.columns else "path"
     by_path = dict(zip(frame[key].astype(str), frame[col], strict=True))
     for s in songs:
         v = by_path.get(s["path"])
         s["hit_potential"] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
-def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per song for ``analysis.csv``."""
-    rows = []
-    for s in result["songs"]:
-        row = {k: v for k, v in s.items() if k not in ("windows", "top_tags")}
-        row["top_tags"] = "; ".join(t["tag"] for t in s["top_tags"])
-        row["n_windows"] = len(s["windows"])
-        rows.append(row)
-    return rows
-
-
-def write_outputs(
-    result: dict[str, Any], out: Path, *, report: bool = True, figures: dict[str, bytes] | None = None
-) -> dict[str, str]:
-    import pandas as pd
-
-    from trackscope._atomic import output_folder, write_frame
-    from trackscope._json import write_json_atomic
-
-    output_folder(out)
-    csv_path, json_path = out / "analysis.csv", out / "analysis.json"
-    write_frame(pd.DataFrame(flat_rows(result)), csv_path)
-    write_json_atomic(json_path, {k: v for k, v in result.items() if k != "outputs"})
-    outputs = {"csv": str(csv_path), "json": str(json_path)}
-    if report:
-        from trackscope.tasks.analyze_report import build_report
-
-        outputs["report"] = str(build_report(result, figures).write(out / "report.html"))
-    return outputs

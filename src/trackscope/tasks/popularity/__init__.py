@@ -3,12 +3,13 @@
 The workflow of the popularity study (16k hip-hop previews, popular = popularity ≥ 39 from the training split;
 59.8 % accuracy / 0.646 ROC-AUC on its holdout): dedupe, 75/15/10 train/test/holdout splits (optionally grouped by
 artist), a popularity threshold from the training split, several models compared on test and holdout, the best one
-(by test ROC-AUC) saved.
+(by test ROC-AUC) kept.
 
-- Tables (:mod:`trackscope.tasks.popularity_table`): audio features + release metadata → dummy, logreg, gbm, rf, mlp.
-- Audio (:mod:`trackscope.tasks.popularity_audio`): mel spectrograms → dummy, mlp, cnn1, cnn2, crnn, and a head over
-  musicnn embeddings.
+- Tables (:mod:`trackscope.tasks.popularity.table`): audio features + release metadata → dummy, logreg, gbm, rf, mlp.
+- Audio (:mod:`trackscope.tasks.popularity.audio`): mel spectrograms → dummy, mlp, cnn1, cnn2, crnn, and a head over
+  musicnn embeddings; :mod:`trackscope.tasks.popularity.explain`: occlusion maps.
 
+:func:`train` returns a :class:`trackscope.tasks.results.TrainedModel` (the report layer writes its folder);
 ``evaluate``, ``predict`` and ``explain`` take an opened model folder (see :mod:`trackscope.api`).
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trackscope.errors import ModelError, TrackscopeError
+from trackscope.tasks.results import Explanation, TrainedModel
 
 
 def train(
@@ -34,11 +36,11 @@ def train(
     metadata: bool = True,
     epochs: int | None = None,
     seed: int = 0,
-    out: Any,
     progress: Callable[[int, int], None] | None = None,
     **audio_options: Any,
-) -> dict[str, Any]:
-    """Train hit-potential models and save the best to ``out``; returns the metrics dictionary.
+) -> TrainedModel:
+    """Train hit-potential models and keep the best; returns it with its metrics (the model folder is written by
+    :mod:`trackscope.report.popularity`).
 
     Parameters
     ----------
@@ -46,18 +48,18 @@ def train(
     audio, labels : a folder of audio files and a CSV naming each file (``id_column``) with its popularity score.
     target : the popularity column (``track_popularity`` is an alias of ``popularity``).
     models : which models to compare (default: all for the input kind).
-    threshold : ``"auto"`` (rule in :func:`trackscope.tasks.popularity_data.auto_threshold`) or a number.
+    threshold : ``"auto"`` (rule in :func:`trackscope.models.splits.auto_threshold`) or a number.
     group_column : keep each value of this column (e.g. ``artist``) inside one split.
     features : audio features to use from a table (default: the 10 study features).
     metadata : add release year/month and explicit when the table has them.
-    epochs, seed, out, progress : training length (audio), the seed of every random choice, the model folder, a
-        ``(done, total)`` callback.
-    audio_options : audio-only settings passed on (``store``, ``n_mels``, ``clip_seconds``, ``batch_size``, ``fast``).
+    epochs, seed, progress : training length (audio), the seed of every random choice, a ``(done, total)`` callback.
+    audio_options : audio-only settings passed on (``work``: the folder for the mel store and checkpoints, ``store``,
+        ``n_mels``, ``clip_seconds``, ``batch_size``, ``fast``, ``workers``).
     """
     if (data is None) == (audio is None):
         raise TrackscopeError("give either a table (data) or an audio folder (audio) with labels")
     if data is not None:
-        from trackscope.tasks.popularity_table import train_table
+        from trackscope.tasks.popularity.table import train_table
 
         if audio_options:
             raise TrackscopeError(f"options {sorted(audio_options)} apply to audio training only")
@@ -70,12 +72,11 @@ def train(
             features=features,
             metadata=metadata,
             seed=seed,
-            out=out,
             progress=progress,
         )
     if labels is None:
         raise TrackscopeError("audio training needs labels: a CSV with a file/id column and a popularity column")
-    from trackscope.tasks.popularity_audio import train_audio
+    from trackscope.tasks.popularity.audio import train_audio
 
     return train_audio(
         audio=audio,
@@ -87,16 +88,15 @@ def train(
         group_column=group_column,
         epochs=epochs,
         seed=seed,
-        out=out,
         progress=progress,
         **audio_options,
     )
 
 
 def _audio_module():
-    from trackscope.tasks import popularity_audio
+    from trackscope.tasks.popularity import audio
 
-    return popularity_audio
+    return audio
 
 
 def evaluate(md: Any, **options: Any) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def evaluate(md: Any, **options: Any) -> dict[str, Any]:
     if md.input == "table":
         if options.get("data") is None:
             raise ModelError("this is a table model: give --data TABLE", path=md.path)
-        from trackscope.tasks.popularity_table import evaluate_table
+        from trackscope.tasks.popularity.table import evaluate_table
 
         return evaluate_table(md, data=options["data"], target=options.get("target"))
     if options.get("audio") is None or options.get("labels") is None:
@@ -117,7 +117,7 @@ def predict(md: Any, data: Any = None, songs: Any = None) -> Any:
     if md.input == "table":
         if data is None:
             raise ModelError("this is a table model: give --data TABLE", path=md.path)
-        from trackscope.tasks.popularity_table import predict_table
+        from trackscope.tasks.popularity.table import predict_table
 
         return predict_table(md, data=data)
     if not songs:
@@ -125,14 +125,14 @@ def predict(md: Any, data: Any = None, songs: Any = None) -> Any:
     return _audio_module().predict_audio(md, songs=songs)
 
 
-def explain(md: Any, song: Any = None, data: Any = None, row: int | None = None, out: Any = None) -> dict[str, Any]:
+def explain(md: Any, song: Any = None, data: Any = None, row: int | None = None) -> Explanation:
     """Why the model scores a song (occlusion over the mel spectrogram) or a table row (feature contributions)."""
     if md.input == "table":
         if data is None:
             raise ModelError("this is a table model: give --data TABLE [--row N]", path=md.path)
-        from trackscope.tasks.popularity_table import explain_table
+        from trackscope.tasks.popularity.table import explain_table
 
-        return explain_table(md, data=data, row=row, out=out)
+        return explain_table(md, data=data, row=row)
     if song is None:
         raise ModelError("this is an audio model: give an audio file", path=md.path)
-    return _audio_module().explain_audio(md, song=song, out=out)
+    return _audio_module().explain_audio(md, song=song)

@@ -3,8 +3,8 @@
 Each region (a band of mels × a stretch of frames) is replaced by the clip's mean level and the song is scored
 again; the drop in the log-odds of a hit is that region's importance (positive: the region pushes toward
 "popular"). Log-odds rather than probability, because a confident model's probability saturates near 0 or 1.
-Whole 3-s stretches are occluded the same way to say which part of the song drives the score. The map is drawn over
-the spectrogram in a PNG.
+Whole 3-s stretches are occluded the same way to say which part of the song drives the score. The report layer draws
+the map over the spectrogram (:func:`trackscope.report.popularity.draw_occlusion`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from trackscope.errors import ModelError, TrackscopeError
+from trackscope.tasks.results import Explanation
 
 BANDS = 8  # frequency bands of the map
 REGION_SECONDS = 1.0  # time width of a map cell
@@ -31,10 +32,12 @@ def _occluded_scores(net: Any, mel: np.ndarray, boxes: list[tuple[int, int, int,
     return predict_logits(net, batch, batch_size=32)
 
 
-def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
-    """Occlusion map and the most important 3-s stretch of one song; writes ``<stem>_occlusion.png`` into ``out``."""
+def occlusion(md: Any, *, song: Any) -> Explanation:
+    """Occlusion map and the most important 3-s stretch of one song; ``picture`` holds the spectrogram and the map
+    (none for the dummy model)."""
+    from trackscope.features.clips import clip_mel
+    from trackscope.models.nets import load_net
     from trackscope.models.training import predict_logits
-    from trackscope.tasks.popularity_audio import clip_mel, load_net
 
     if md.meta["model"] == "embedding":
         raise ModelError("occlusion maps need a spectrogram network; this model reads musicnn embeddings", path=md.path)
@@ -46,7 +49,9 @@ def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
     net = load_net(md)
     if net is None:
         p = float(md.meta["prior"])
-        return {"song": str(song), "hit_probability": p, "note": "the dummy model scores every song the same"}
+        return Explanation(
+            {"song": str(song), "hit_probability": p, "note": "the dummy model scores every song the same"}
+        )
     z = float(predict_logits(net, mel[None, None])[0])
     p = float(1 / (1 + np.exp(-z)))
     n_mels, n_frames = mel.shape
@@ -96,38 +101,4 @@ def occlusion(md: Any, *, song: Any, out: Any = None) -> dict[str, Any]:
         "regions": regions[:10],
         "note": "times are within the analysed centre clip; effect = drop in log-odds of a hit when hidden",
     }
-    if out is not None:
-        png = Path(out) / f"{song.stem}_occlusion.png"
-        _draw(mel, grid, t_edges, f_edges, fps, result, png)
-        result["picture"] = str(png)
-    return result
-
-
-def _draw(mel, grid, t_edges, f_edges, fps, result, png: Path) -> None:
-    import os
-    import tempfile
-
-    from trackscope.report.plots import figure_png, new_figure
-
-    fig = new_figure(10.0, 4.0)
-    ax = fig.add_subplot()
-    n_mels, n_frames = mel.shape
-    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=(0, n_frames / fps, 0, n_mels))
-    span = float(np.abs(grid).max()) or 1e-9
-    im = ax.pcolormesh(
-        np.asarray(t_edges) / fps, np.asarray(f_edges), grid, cmap="coolwarm", alpha=0.55, vmin=-span, vmax=span
-    )
-    s = result["driving_stretch"]
-    ax.axvspan(s["start_s"], s["end_s"], fill=False, edgecolor="lime", linewidth=2, label="driving 3-s stretch")
-    fig.colorbar(im, ax=ax, label="drop in log-odds of a hit when hidden")
-    ax.set_xlabel("seconds (centre clip)")
-    ax.set_ylabel("mel band")
-    ax.set_title(f"{Path(result['song']).name}: hit probability {result['hit_probability']:.2f}")
-    ax.legend(loc="upper right", fontsize="small")
-    from trackscope._atomic import output_folder
-
-    output_folder(png.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{png.name}.", dir=png.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(figure_png(fig))
-    os.replace(tmp, png)
+    return Explanation(result, {"mel": mel, "grid": grid, "t_edges": t_edges, "f_edges": f_edges, "fps": fps})

@@ -1,137 +1,36 @@
-"""The table mood model's outputs: metrics, model folder, model card, HTML report and row explanations."""
+"""What a mood model leaves behind: the table model's folder (pipeline, metrics, model card, HTML report), and the
+explanation files of any mood model (audio model folders: :mod:`trackscope.report.mood_audio`)."""
 
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from trackscope._machine import versions
-from trackscope.evaluation import OVERFIT_GAP
+
+def write_model(trained: Any, out: str | Path, *, overwrite: bool | None = None) -> Path:
+    """The folder of a trained mood model (a :class:`trackscope.tasks.results.TrainedModel`), committed atomically:
+    pipeline.skops, metrics.json, model_card.md and report.html (audio models: :mod:`trackscope.report.mood_audio`).
+    """
+    if trained.input == "audio":
+        from trackscope.report import mood_audio
+
+        return mood_audio.write_model(trained, out, overwrite=overwrite)
+    from trackscope.report.folder import write_model_folder
+
+    m = trained.metrics
+
+    def add(writer: Any) -> None:
+        writer.add_text("model_card.md", model_card(m))
+        build_report(m).write(writer.folder / "report.html")
+
+    return write_model_folder(trained, out, overwrite=overwrite, add=add)
 
 
-def collect_metrics(
-    *, table: Any, results: list, chosen: Any, train_idx: Any, test_idx: Any, curve: dict, settings: dict
-) -> dict[str, Any]:
-    """Everything ``metrics.json`` records: scores of every model, the chosen one's diagnostics, data, versions."""
-    import numpy as np
-    from sklearn.inspection import permutation_importance
-
-    from trackscope.evaluation import classification_metrics, describe_choice, overfit_flag
-    from trackscope.models.tabular import DESCRIPTIONS, logreg_odds_ratios
-
-    X, y = table.X(), table.y()  # noqa: N806
-    features = list(table.features)
-    classes = [str(c) for c in chosen.estimator.classes_]
-    y_tr, x_te, y_te = y[train_idx], X[test_idx], y[test_idx]
-    models: dict[str, Any] = {}
-    for r in results:
-        pred = r.estimator.predict(x_te)
-        m = classification_metrics(y_te, pred, classes)
-        models[r.name] = {
-            "cv_mean": r.cv_mean,
-            "cv_std": r.cv_std,
-            "cv_scores": r.cv_scores,
-            "train_accuracy": r.train_accuracy,
-            "test_accuracy": m["accuracy"],
-            "test_macro_f1": m["macro_f1"],
-            "gap": r.train_accuracy - r.cv_mean,
-            "overfit": overfit_flag(r.train_accuracy, r.cv_mean),
-            "params": r.params,
-            "candidates": r.n_candidates,
-            "seconds": round(r.seconds, 2),
-            "grid": r.grid,
-        }
-    test = classification_metrics(y_te, chosen.estimator.predict(x_te), classes)
-    # Coefficients explain a model only when it is linear: odds ratios when the saved model is the logistic
-    # regression; any other family is interpreted by permutation importance alone (a separate logistic regression's
-    # coefficients would describe a model that was not saved).
-    odds = logreg_odds_ratios(chosen.estimator, features) or {}
-    perm = permutation_importance(
-        chosen.estimator, x_te, y_te, n_repeats=10, random_state=settings["seed"], scoring="accuracy", n_jobs=1
-    )
-    frame = table.frame
-    class_means = frame.groupby(table.label)[features].mean()
-    stats = table.stats
-    return {
-        "task": "mood",
-        "input": "table",
-        "label": table.label,
-        "classes": classes,
-        "features": features,
-        "chosen_model": chosen.name,
-        "chosen_family": DESCRIPTIONS.get(chosen.name, chosen.name),
-        "chosen_params": chosen.params,
-        "chosen_by": f"highest mean {settings['cv_folds']}-fold CV accuracy on the training split",
-        "choice": describe_choice(models, chosen.name, score="accuracy"),
-        "interpretation": "odds ratios and permutation importance" if odds else "permutation importance",
-        "cv": {r.name: {"mean": r.cv_mean, "std": r.cv_std} for r in results},
-        "models": models,
-        "overfit_gap_threshold": OVERFIT_GAP,
-        "test": test,
-        "split": {
-            "test_size": settings["test_size"],
-            "seed": settings["seed"],
-            "stratified": True,
-            "grouped_by": settings.get("group_column"),
-            "train_rows": int(len(train_idx)),
-            "test_rows": int(len(test_idx)),
-            "class_counts": {
-                "train": {c: int(np.sum(y_tr == c)) for c in classes},
-                "test": {c: int(np.sum(y_te == c)) for c in classes},
-            },
-        },
-        "data": {
-            "path": str(table.path),
-            "sha256": table.sha256,
-            "rows": int(len(table)),
-            "rows_read": stats["rows_read"],
-            "duplicates_dropped": stats["duplicates_dropped"],
-            "missing_dropped": stats["missing_dropped"],
-            "renamed_columns": stats.get("renamed", {}),
-        },
-        "class_means": {c: {f: float(class_means.loc[c, f]) for f in features} for c in class_means.index},
-        "learning_curve": curve,
-        "odds_ratios": odds,
-        "permutation_importance": {
-            f: {"mean": float(perm.importances_mean[j]), "std": float(perm.importances_std[j])}
-            for j, f in enumerate(features)
-        },
-        "parameters": settings,
-        "versions": versions(),
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def write_model_folder(out: str | Path, pipeline: Any, metrics: dict[str, Any], *, table: Any, train_idx: Any) -> Path:
-    """Pipeline (skops), metrics.json, model_card.md and report.html, committed atomically as one folder."""
-    from trackscope.models.persist import ModelWriter
-
-    x_tr = table.X()[train_idx]
-    features = metrics["features"]
-    meta = {
-        "task": "mood",
-        "input": "table",
-        "classes": metrics["classes"],
-        "label": metrics["label"],
-        "features": features,
-        "feature_means": {f: float(v) for f, v in zip(features, x_tr.mean(axis=0), strict=True)},
-        "feature_sds": {f: float(v) for f, v in zip(features, x_tr.std(axis=0), strict=True)},
-        "chosen_model": metrics["chosen_model"],
-        "data_sha256": metrics["data"]["sha256"],
-        "test": {k: metrics["test"][k] for k in ("accuracy", "macro_f1", "n")},
-        "created": metrics["date"],
-    }
-    writer = ModelWriter(Path(out), meta)
-    try:
-        writer.add_sklearn("pipeline", pipeline)
-        writer.add_json("metrics.json", metrics)
-        writer.add_text("model_card.md", model_card(metrics))
-        build_report(metrics).write(writer.folder / "report.html")
-        return writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+def write_explanation(md: Any, explanation: Any, out: str | Path) -> None:
+    """``explanation.json`` and ``explanation.png`` (feature effects) of a mood explanation in folder ``out``; their
+    paths go into the result as ``files`` (table models) or ``outputs`` (audio models)."""
+    files = write_effects(out, explanation.result)
+    explanation.result["outputs" if md.input == "audio" else "files"] = files
 
 
 def model_card(m: dict[str, Any]) -> str:
@@ -399,7 +298,7 @@ def build_report(m: dict[str, Any]) -> Any:
     return rep
 
 
-def write_explanation(out: str | Path, result: dict[str, Any]) -> dict[str, str]:
+def write_effects(out: str | Path, result: dict[str, Any]) -> dict[str, str]:
     """``explanation.json`` and ``explanation.png`` (feature effects) in folder ``out``; returns their paths."""
     from trackscope._atomic import output_folder, write_bytes
     from trackscope._json import write_json_atomic

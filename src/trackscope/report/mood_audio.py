@@ -1,53 +1,29 @@
-"""Writing an audio mood model folder: pipeline, metrics, model card and report."""
+"""Writing an audio mood model folder: pipeline, novelty arrays, metrics, model card and report."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from trackscope.constants import QUADRANT_WORDS
 
-def write_audio_model(
-    out: str | Path,
-    pipeline: Any,
-    metrics: dict[str, Any],
-    *,
-    names: list[str],
-    config: dict[str, Any],
-    classes: list[str],
-    label: str,
-    id_column: str,
-    card_extra: str = "",
-    novelty: dict[str, Any] | None = None,
-) -> Path:
-    from trackscope.models.persist import ModelWriter
 
-    meta = {
-        "task": "mood",
-        "input": "audio",
-        "classes": classes,
-        "label": label,
-        "id_column": id_column,
-        "features": config,
-        "feature_names": names,
-        "chosen_model": metrics["chosen_model"],
-    }
-    writer = ModelWriter(Path(out), meta)
-    try:
-        writer.add_sklearn("pipeline", pipeline)
-        if novelty is not None:  # how unlike the training clips an input is (trackscope.models.novelty)
-            writer.add_tensors("novelty", novelty)
-        writer.add_json("metrics.json", metrics)
+def write_model(trained: Any, out: str | Path, *, overwrite: bool | None = None, card_extra: str = "") -> Path:
+    """The folder of a trained audio mood model (a :class:`trackscope.tasks.results.TrainedModel`), committed
+    atomically: pipeline.skops, novelty.safetensors, metrics.json, model_card.md (``card_extra`` appended) and
+    report.html."""
+    from trackscope.report.folder import write_model_folder
+
+    metrics = trained.metrics
+
+    def add(writer: Any) -> None:
         writer.add_text("model_card.md", model_card(metrics, card_extra))
         report(metrics).write(writer.folder / "report.html")
-        return writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+
+    return write_model_folder(trained, out, overwrite=overwrite, add=add)
 
 
 def model_card(metrics: dict[str, Any], extra: str = "") -> str:
-    from trackscope.tasks.mood_audio import QUADRANT_WORDS
-
     cv = metrics["cv"]
     choice = _choice(metrics)
     lines = [

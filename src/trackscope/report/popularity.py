@@ -1,4 +1,5 @@
-"""What a popularity training run leaves behind: the model folder, metrics.json, curves, report.html, model_card.md."""
+"""What a popularity model leaves behind: the model folder (metrics.json, curves, report.html, model_card.md) and the
+explanation files (a row's JSON, a song's occlusion picture)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-
-def calibration(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
-    """Mean predicted probability vs observed share of popular songs, in quantile bins of the prediction."""
-    from sklearn.calibration import calibration_curve
-
-    if len(np.unique(y)) < 2 or len(y) < n_bins:
-        return {"predicted": [], "observed": []}
-    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
-    return {"predicted": predicted.tolist(), "observed": observed.tolist()}
-
-
-def split_summary(splits: dict[str, np.ndarray], y: np.ndarray, groups: Any = None) -> dict[str, dict[str, Any]]:
-    """Rows, popular share and (with groups) distinct groups of every split."""
-    out = {}
-    for name, idx in splits.items():
-        row: dict[str, Any] = {"n": len(idx), "popular": int(y[idx].sum()), "not_popular": int(len(idx) - y[idx].sum())}
-        row["popular_share"] = float(y[idx].mean()) if len(idx) else float("nan")
-        if groups is not None:
-            row["groups"] = len(set(np.asarray(groups)[idx]))
-        out[name] = row
-    return out
 
 
 def _histogram_figure(scores: np.ndarray, cut: float, rule: str):
@@ -180,38 +159,65 @@ def model_card(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def save_model(
-    out: Any,
-    meta: dict[str, Any],
-    metrics: dict[str, Any],
-    *,
-    sklearn_model: Any = None,
-    tensors: dict[str, Any] | None = None,
-    scores: np.ndarray,
-    extra_json: dict[str, Any] | None = None,
-) -> Path:
-    """Write the model folder atomically through :class:`ModelWriter` (plus metrics, report, model card)."""
-    from trackscope.models.persist import ModelWriter
+def write_model(trained: Any, out: Any, *, overwrite: bool | None = None) -> Path:
+    """The folder of a trained popularity model (a :class:`trackscope.tasks.results.TrainedModel`), committed
+    atomically: the model (pipeline.skops or weights.safetensors), metrics.json, curves.json (networks),
+    report.html, holdout_comparison.png, curves.png (networks) and model_card.md."""
+    from trackscope.report.folder import write_model_folder
+    from trackscope.report.plots import figure_png
 
-    writer = ModelWriter(Path(out), meta)
-    try:
-        if sklearn_model is not None:
-            writer.add_sklearn("pipeline", sklearn_model)
-        if tensors is not None:
-            writer.add_tensors("weights", tensors)
-        writer.add_json("metrics.json", metrics)
+    metrics = trained.metrics
+    scores = np.asarray(trained.report_data.get("train_scores", []), dtype=float)
+
+    def add(writer: Any) -> None:
         if metrics.get("curves"):
             writer.add_json("curves.json", metrics["curves"])
-        for name, obj in (extra_json or {}).items():
-            writer.add_json(name, obj)
-        build_report(metrics, np.asarray(scores, dtype=float)).write(writer.folder / "report.html")
-        from trackscope.report.plots import figure_png
-
+        build_report(metrics, scores).write(writer.folder / "report.html")
         (writer.folder / "holdout_comparison.png").write_bytes(figure_png(holdout_chart(metrics["models"])))
         if metrics.get("curves"):
             (writer.folder / "curves.png").write_bytes(figure_png(curves_figure(metrics["curves"])))
         writer.add_text("model_card.md", model_card(metrics))
-        return writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+
+    return write_model_folder(trained, out, overwrite=overwrite, add=add)
+
+
+def write_explanation(md: Any, explanation: Any, out: Any) -> None:
+    """A table row's explanation as ``explain_row<N>.json``; an audio song's occlusion map drawn over its spectrogram
+    as ``<stem>_occlusion.png`` (its path goes into the result as ``picture``; the dummy model has none)."""
+    result = explanation.result
+    if md.input == "table":
+        from trackscope._json import write_json_atomic
+
+        write_json_atomic(Path(out) / f"explain_row{result['row']}.json", result)
+        return
+    if not explanation.picture:
+        return
+    png = Path(out) / f"{Path(result['song']).stem}_occlusion.png"
+    draw_occlusion(result, png, **explanation.picture)
+    result["picture"] = str(png)
+
+
+def draw_occlusion(
+    result: dict[str, Any], png: Path, *, mel: Any, grid: Any, t_edges: Any, f_edges: Any, fps: float
+) -> None:
+    """The occlusion map (:func:`trackscope.tasks.popularity.explain.occlusion`) over the clip's mel spectrogram,
+    with the driving 3-s stretch marked, written atomically to ``png``."""
+    from trackscope._atomic import write_bytes
+    from trackscope.report.plots import figure_png, new_figure
+
+    fig = new_figure(10.0, 4.0)
+    ax = fig.add_subplot()
+    n_mels, n_frames = mel.shape
+    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=(0, n_frames / fps, 0, n_mels))
+    span = float(np.abs(grid).max()) or 1e-9
+    im = ax.pcolormesh(
+        np.asarray(t_edges) / fps, np.asarray(f_edges), grid, cmap="coolwarm", alpha=0.55, vmin=-span, vmax=span
+    )
+    s = result["driving_stretch"]
+    ax.axvspan(s["start_s"], s["end_s"], fill=False, edgecolor="lime", linewidth=2, label="driving 3-s stretch")
+    fig.colorbar(im, ax=ax, label="drop in log-odds of a hit when hidden")
+    ax.set_xlabel("seconds (centre clip)")
+    ax.set_ylabel("mel band")
+    ax.set_title(f"{Path(result['song']).name}: hit probability {result['hit_probability']:.2f}")
+    ax.legend(loc="upper right", fontsize="small")
+    write_bytes(png, figure_png(fig))

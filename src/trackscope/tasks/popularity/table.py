@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from trackscope.constants import SPOTIFY_FEATURES
+from trackscope.constants import POPULARITY_CLASSES, SPOTIFY_FEATURES
 from trackscope.errors import TableError
-from trackscope.tasks import popularity_data as pdata
+from trackscope.features import metadata as fmeta
+from trackscope.models import splits as msplits
+from trackscope.tasks.results import Explanation, TrainedModel
 
 TABLE_MODELS: tuple[str, ...] = ("dummy", "logreg", "gbm", "rf", "mlp")
-CLASSES = ["not popular", "popular"]
-
-
 MIN_ROWS = 20  # below this the 10 % holdout has one or two rows and no ROC-AUC can be computed
 
 
@@ -74,7 +72,7 @@ def feature_frame(table_frame: Any, features: Sequence[str], metadata: Sequence[
     for col in features:
         x[col] = pd.to_numeric(table_frame[col], errors="coerce").astype(float)
     if metadata:
-        meta = pdata.metadata_features(table_frame, wanted=metadata)
+        meta = fmeta.metadata_features(table_frame, wanted=metadata)
         for col in metadata:
             x[col] = meta[col] if col in meta.columns else np.nan
     return x
@@ -103,12 +101,12 @@ def load_table(data: Any, *, target: str, features: Sequence[str] | None, metada
             "name it with --target",
             path=table.path,
         )
-    deduped, counts = pdata.dedupe(table.frame, target=target_c)
+    deduped, counts = msplits.dedupe(table.frame, target=target_c)
     feats = [normalize_name(f) for f in (features or SPOTIFY_FEATURES)]
     table = replace(table, frame=deduped).require([*feats, target_c], min_per_class=None)
     frame = table.frame
     group_c = table.column(group_column) if group_column else None
-    meta_cols = list(pdata.metadata_features(frame).columns) if metadata else []
+    meta_cols = list(fmeta.metadata_features(frame).columns) if metadata else []
     x = feature_frame(frame, feats, meta_cols, path=table.path)
     info = {
         "path": str(table.path),
@@ -116,12 +114,22 @@ def load_table(data: Any, *, target: str, features: Sequence[str] | None, metada
         "dedupe": {**counts, "missing_dropped": table.stats["missing_dropped"], "rows": len(frame)},
         "features": feats,
         "metadata_features": meta_cols,
-        "required_columns": feats + sorted({pdata.metadata_source(c) for c in meta_cols}),
+        "required_columns": feats + sorted({fmeta.metadata_source(c) for c in meta_cols}),
         "target": target_c,
         "group_column": group_c,
     }
     groups = frame[group_c].astype(str).to_numpy() if group_c else None
     return frame, x, frame[target_c].to_numpy(dtype=float), groups, info
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
+    """Mean predicted probability vs observed share of popular songs, in quantile bins of the prediction."""
+    from sklearn.calibration import calibration_curve
+
+    if len(np.unique(y)) < 2 or len(y) < n_bins:
+        return {"predicted": [], "observed": []}
+    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
+    return {"predicted": predicted.tolist(), "observed": observed.tolist()}
 
 
 def permutation_importance(model: Any, x: Any, y: np.ndarray, *, seed: int, n_repeats: int = 5) -> list[dict]:
@@ -148,13 +156,11 @@ def train_table(
     features: Sequence[str] | None = None,
     metadata: bool = True,
     seed: int = 0,
-    out: Any,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Train every table model, pick the best on the test split, save it to ``out``; returns the metrics."""
+) -> TrainedModel:
+    """Train every table model and pick the best on the test split; returns it with its metrics."""
     from trackscope._machine import versions
     from trackscope.models.training import roc_auc
-    from trackscope.tasks import popularity_report as report
 
     names = [m.lower() for m in (models or TABLE_MODELS)]
     for m in names:
@@ -167,9 +173,9 @@ def train_table(
             f"{len(frame)} usable rows after dedupe; a 75/15/10 train/test/holdout split needs at least {MIN_ROWS}",
             path=data,
         )
-    splits = pdata.split_indices(len(frame), seed=seed, groups=groups)
+    splits = msplits.split_indices(len(frame), seed=seed, groups=groups)
     try:
-        cut, th_info = pdata.resolve_threshold(threshold, scores[splits["train"]])
+        cut, th_info = msplits.resolve_threshold(threshold, scores[splits["train"]])
     except ValueError as err:
         raise TableError(str(err), path=data) from None
     y = (scores >= cut).astype(int)
@@ -201,7 +207,7 @@ def train_table(
     test, hold = splits["test"], splits["holdout"]
     importance = permutation_importance(model, x.iloc[test], y[test], seed=seed)
     cal_idx = hold if len(np.unique(y[hold])) == 2 else test
-    calibration = report.calibration(y[cal_idx], model.predict_proba(x.iloc[cal_idx])[:, 1])
+    calibration = calibration_bins(y[cal_idx], model.predict_proba(x.iloc[cal_idx])[:, 1])
     medians = {c: (float(v) if np.isfinite(v) else None) for c, v in x.iloc[splits["train"]].median().items()}
 
     metrics = {
@@ -212,7 +218,7 @@ def train_table(
         "threshold": cut,
         "threshold_rule": th_info,
         "data": info,
-        "splits": report.split_summary(splits, y, groups),
+        "splits": msplits.split_summary(splits, y, groups),
         "importance": importance,
         "calibration": calibration,
         "parameters": {
@@ -227,7 +233,7 @@ def train_table(
     meta = {
         "task": "popularity",
         "input": "table",
-        "classes": CLASSES,
+        "classes": list(POPULARITY_CLASSES),
         "model": chosen,
         "target": info["target"],
         "threshold": cut,
@@ -239,8 +245,9 @@ def train_table(
         "data_sha256": info["sha256"],
         "seed": seed,
     }
-    report.save_model(out, meta, metrics, sklearn_model=model, scores=scores[splits["train"]])
-    return metrics
+    return TrainedModel(
+        meta, metrics, sklearn={"pipeline": model}, report_data={"train_scores": scores[splits["train"]]}
+    )
 
 
 def _open_table(md: Any, data: Any, *, dedupe: bool, target: str | None = None):
@@ -253,7 +260,7 @@ def _open_table(md: Any, data: Any, *, dedupe: bool, target: str | None = None):
     check_columns(table, needed)
     counts = None
     if dedupe:
-        frame, counts = pdata.dedupe(table.frame, target=normalize_name(target or md.meta["target"]))
+        frame, counts = msplits.dedupe(table.frame, target=normalize_name(target or md.meta["target"]))
         table = replace(table, frame=frame)
     x = feature_frame(table.frame, md.meta["features"], md.meta["metadata_features"], path=table.path)
     return table, x[md.meta["columns"]], counts
@@ -300,7 +307,7 @@ def predict_table(md: Any, *, data: Any, **_: Any) -> Any:
     return out
 
 
-def explain_table(md: Any, *, data: Any, row: int | None = None, out: Any = None, **_: Any) -> dict[str, Any]:
+def explain_table(md: Any, *, data: Any, row: int | None = None, **_: Any) -> Explanation:
     """Which features push one row's hit probability up or down.
 
     Each feature's contribution is the probability of the row minus the probability with that feature set to the
@@ -337,11 +344,7 @@ def explain_table(md: Any, *, data: Any, row: int | None = None, out: Any = None
     for key in ("id", "name", "artist"):
         if key in table.frame.columns:
             result[key] = str(table.frame.iloc[row][key])
-    if out is not None:
-        from trackscope._json import write_json_atomic
-
-        write_json_atomic(Path(out) / f"explain_row{row}.json", result)
-    return result
+    return Explanation(result)
 
 
 def _num(v: Any) -> float | None:

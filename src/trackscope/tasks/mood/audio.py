@@ -12,12 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from trackscope.constants import QUADRANT_AV, QUADRANT_WORDS
 from trackscope.errors import ModelError, TrackscopeError
+from trackscope.tasks.results import Explanation, TrainedModel
 
-# The 4Q dataset's quadrants of Russell's arousal–valence plane, in users' words (Panda et al., 2018).
-QUADRANT_WORDS = {"Q1": "happy/energetic", "Q2": "aggressive/tense", "Q3": "sad/dark", "Q4": "calm/relaxing"}
-# Sign of each quadrant on (arousal, valence).
-QUADRANT_AV = {"Q1": (1.0, 1.0), "Q2": (1.0, -1.0), "Q3": (-1.0, -1.0), "Q4": (-1.0, 1.0)}
 AUDIO_MODELS = ("logreg", "svm", "gbm", "mlp", "ensemble")
 DEFAULT_AUDIO_MODELS = ("logreg", "svm", "mlp", "ensemble")
 
@@ -82,7 +80,6 @@ def train(
     *,
     audio: str | Path,
     labels: str | Path,
-    out: str | Path,
     id_column: str | None = None,
     label: str | None = None,
     group_column: str | None = None,
@@ -92,16 +89,17 @@ def train(
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
     **_: Any,
-) -> dict[str, Any]:
-    """Train a mood model on labelled audio; returns the metrics dictionary (also written to ``out/metrics.json``).
-    Clip features not yet cached are computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
+) -> TrainedModel:
+    """Train a mood model on labelled audio; returns the chosen pipeline (refitted on every clip), its novelty
+    arrays and the metrics (:mod:`trackscope.report.mood_audio` writes the folder). Clip features not yet cached are
+    computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, cross_val_predict
 
     from trackscope.evaluation import classification_metrics
+    from trackscope.features.song import clip_matrix, clip_proba, feature_config
     from trackscope.sources.audio_dirs import find_labelled_audio
-    from trackscope.tasks.audio_features import clip_matrix, clip_proba, feature_config
 
     id_column = id_column or "song_id"
     label = label or "quadrant"
@@ -169,20 +167,19 @@ def train(
         folds=folds,
         grouped=grouped,
     )
-    from trackscope.tasks.mood_audio_report import write_audio_model
-
-    write_audio_model(
-        out,
-        final,
-        metrics,
-        names=names,
-        config=config,
-        classes=list(classes),
-        label=label,
-        id_column=id_column,
-        novelty=novelty_arrays,
-    )
-    return metrics
+    meta = {
+        "task": "mood",
+        "input": "audio",
+        "classes": list(classes),
+        "label": label,
+        "id_column": id_column,
+        "features": config,
+        "feature_names": names,
+        "chosen_model": metrics["chosen_model"],
+    }
+    # novelty: how unlike the training clips an input is (trackscope.models.novelty)
+    tensors = {"novelty": novelty_arrays} if novelty_arrays is not None else {}
+    return TrainedModel(meta, metrics, sklearn={"pipeline": final}, tensors=tensors)
 
 
 def _metrics_dict(**kw: Any) -> dict[str, Any]:
@@ -217,7 +214,7 @@ def _metrics_dict(**kw: Any) -> dict[str, Any]:
         "cv_protocol": {
             "folds": kw["folds"],
             "grouped_by": "group column" if kw["grouped"] else "clip",
-            "rows": "one per 30-s window (trackscope.tasks.audio_features: the one window rule)",
+            "rows": "one per 30-s window (trackscope.features.song: the one window rule)",
             "scoring": "macro_f1",
             "seed": kw["seed"],
         },
@@ -302,8 +299,8 @@ def evaluate(
     **_: Any,
 ) -> dict[str, Any]:
     from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
+    from trackscope.features.song import clip_matrix, clip_proba
     from trackscope.sources.audio_dirs import find_labelled_audio
-    from trackscope.tasks.audio_features import clip_matrix, clip_proba
 
     if audio is None or labels is None:
         raise TrackscopeError("an audio mood model is evaluated with --audio DIR --labels FILE")
@@ -365,7 +362,7 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
     """Per-window and whole-song mood of one file; ``features`` may pass precomputed :class:`SongFeatures`."""
     import numpy as np
 
-    from trackscope.tasks.audio_features import song_features
+    from trackscope.features.song import song_features
 
     pipeline, classes, config = _load(md)
     sf = features or song_features(path, config)
@@ -393,7 +390,7 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
     return {"song": song, "windows": windows, "features": sf}
 
 
-def explain(md: Any, *, song: str | Path | None = None, out: str | Path | None = None, **_: Any) -> dict[str, Any]:
+def explain(md: Any, *, song: str | Path | None = None, **_: Any) -> Explanation:
     """Why a song gets its mood: the drop in the chosen mood's probability when one feature group (a musicnn layer
     statistic, or one descriptor) is set to its training mean — the table workflow's method, on audio features.
     Positive effects push towards the mood. Also returns the mood of every 30-s window."""
@@ -436,8 +433,4 @@ def explain(md: Any, *, song: str | Path | None = None, out: str | Path | None =
         "contributions": effects[:15],
         "windows": res["windows"],
     }
-    if out is not None:
-        from trackscope.tasks.mood_report import write_explanation
-
-        result["outputs"] = write_explanation(out, result)
-    return result
+    return Explanation(result)

@@ -1,11 +1,10 @@
 """Hit potential from audio: the study's spectrogram networks (and a musicnn-embedding head) on labelled clips.
 
-Each clip becomes a log-mel spectrogram of the centre ``clip_seconds`` (the study: 30-s previews → 128 × 1292 at
-22.05 kHz, hop 512), cached by file content in a feature store (float16). Networks train with
-:func:`trackscope.models.training.fit`: the test split is the validation set for early stopping and model choice,
-the holdout is touched once, at the end. Work files (the mel store and resumable checkpoints) live in a sibling
-folder ``<out>.work`` because the model folder itself is replaced atomically when it is written; re-running the same
-command after an interruption carries on where it stopped.
+Clips become log-mel spectrograms of their centre (or musicnn embeddings; :mod:`trackscope.features.clips`).
+Networks train with :func:`trackscope.models.training.fit`: the test split is the validation set for early stopping
+and model choice, the holdout is touched once, at the end. Work files (the mel store and resumable checkpoints) live
+in ``work`` (the api puts it beside the model folder, ``<out>.work``, because the model folder itself is replaced
+atomically when it is written); re-running the same command after an interruption carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -16,122 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
-from trackscope.errors import ModelError, TrackscopeError
-from trackscope.tasks import popularity_data as pdata
+from trackscope.constants import N_MELS, POPULARITY_CLASSES
+from trackscope.errors import TrackscopeError
+from trackscope.features.clips import CLIP_SECONDS, embeddings_for, mel_config, mels_for
+from trackscope.models import splits as msplits
+from trackscope.tasks.results import TrainedModel
 
 AUDIO_MODELS: tuple[str, ...] = ("dummy", "mlp", "cnn1", "cnn2", "crnn", "embedding")
 DEFAULT_AUDIO_MODELS: tuple[str, ...] = ("dummy", "mlp", "cnn1", "cnn2", "crnn")
-CLIP_SECONDS = 30.0  # the study's previews
-CLASSES = ["not popular", "popular"]
-
-
-def mel_config(*, n_mels: int = N_MELS, clip_seconds: float = CLIP_SECONDS, sr: int = SAMPLE_RATE) -> dict[str, Any]:
-    n_samples = int(round(clip_seconds * sr))
-    return {
-        "sr": sr,
-        "n_fft": N_FFT,
-        "hop_length": HOP_LENGTH,
-        "n_mels": n_mels,
-        "clip_seconds": clip_seconds,
-        "n_frames": 1 + n_samples // HOP_LENGTH,  # centred frames, as librosa
-        "db": "power_to_db(ref=1, top_db=80)",
-    }
-
-
-def clip_mel(path: Any, cfg: dict[str, Any]) -> np.ndarray:
-    """The centre ``clip_seconds`` of a file as a (n_mels, n_frames) float32 log-mel; shorter clips padded."""
-    from trackscope.audio.io import load_audio
-    from trackscope.audio.mel import melspectrogram, power_to_db
-
-    audio = load_audio(path, sr=cfg["sr"], duration=cfg["clip_seconds"], centre=True)
-    y = np.zeros(int(round(cfg["clip_seconds"] * cfg["sr"])), dtype=np.float32)
-    y[: min(len(y), len(audio.samples))] = audio.samples[: len(y)]
-    s = melspectrogram(y, sr=cfg["sr"], n_fft=cfg["n_fft"], hop_length=cfg["hop_length"], n_mels=cfg["n_mels"])
-    return power_to_db(s)[:, : cfg["n_frames"]].astype(np.float32)
-
-
-def _mel_entry(cfg: dict[str, Any], p: Path) -> dict[str, Any]:
-    return {"mel": clip_mel(p, cfg).astype(np.float16)}
-
-
-def mels_for(
-    paths: Sequence[Path],
-    cfg: dict[str, Any],
-    *,
-    store: Any,
-    progress: Callable[[int, int], None] | None = None,
-    workers: int | str = 1,
-) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-    """Mels of many files through the content-addressed store: ``(array (n, 1, mels, frames) float16, ok, bad)``.
-
-    ``store`` may be a ``trackscope extract`` feature store: when its mel configuration fits (22.05 kHz, 128 bands,
-    the centre ``clip_seconds``), mels are read from it and missing files are added to it, so one extraction serves
-    every experiment. Any other folder is used as a private cache. Files not yet cached are computed in ``workers``
-    processes (1: this one; ``"auto"``: one per core)."""
-    import functools
-
-    from trackscope._hash import config_hash
-    from trackscope.features.cache import ClipCache, cached_per_file
-
-    if store is not None and _is_extract_store(store, cfg):
-        return _mels_from_extract_store(paths, cfg, Path(store), progress)
-
-    cache = ClipCache(store, namespace="mels") if store is not None else None
-    tag = config_hash({"what": "popularity-mel", **cfg})
-    compute = functools.partial(_mel_entry, cfg)
-    hits, ok, bad = cached_per_file(paths, tag, compute, cache=cache, progress=progress, workers=workers)
-    out = [h["mel"] for h in hits]
-    shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
-    return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
-
-
-def _is_extract_store(store: Any, cfg: dict[str, Any]) -> bool:
-    from trackscope.constants import N_MELS, SAMPLE_RATE
-
-    return (Path(store) / "store.json").is_file() and cfg["n_mels"] == N_MELS and cfg["sr"] == SAMPLE_RATE
-
-
-def _mels_from_extract_store(
-    paths: Sequence[Path], cfg: dict[str, Any], store: Path, progress: Callable[[int, int], None] | None
-) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-    from trackscope.errors import TrackscopeError
-    from trackscope.features.reader import FeatureStore
-    from trackscope.features.store import extract
-
-    summary = extract(list(paths), store, what=("mel",), sr=cfg["sr"], mel_window=cfg["clip_seconds"],
-                      progress=progress)  # fmt: skip
-    reasons = {str(Path(f["path"]).resolve()): f["reason"] for f in summary.get("failures", [])}
-    fs = FeatureStore(store)
-    out, ok, bad = [], [], []
-    for i, p in enumerate(paths):
-        try:
-            out.append(fs.mel(Path(p).resolve(), frames=cfg["n_frames"]).astype(np.float16))
-            ok.append(i)
-        except TrackscopeError as err:
-            bad.append((str(p), reasons.get(str(Path(p).resolve()), err.reason)))
-    shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
-    return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
-
-
-def _embedding_entry(p: Path) -> dict[str, Any]:
-    from trackscope.audio.musicnn import embed
-
-    pen = embed(str(p), layers=["penultimate"])["penultimate"]
-    return {"vec": np.concatenate([pen.mean(0), pen.std(0)]).astype(np.float32)}
-
-
-def embeddings_for(
-    paths: Sequence[Path], *, store: Any, workers: int | str = 1
-) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-    """musicnn penultimate-layer mean and std over 3-s patches (400 values per clip); files not yet cached are
-    computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
-    from trackscope.features.cache import ClipCache, cached_per_file
-
-    cache = ClipCache(store, namespace="musicnn") if store is not None else None
-    hits, ok, bad = cached_per_file(paths, "msd-penultimate", _embedding_entry, cache=cache, workers=workers)
-    out = [h["vec"] for h in hits]
-    return (np.stack(out) if out else np.zeros((0, 400), np.float32)), ok, bad
 
 
 def labelled_clips(audio: Any, labels: Any, *, id_column: str | None, target: str, group_column: str | None):
@@ -174,6 +65,7 @@ def _is_number(v: Any) -> bool:
 
 
 def work_dir(out: Any) -> Path:
+    """Where audio training keeps its work files (mel store, checkpoints): ``<out>.work`` beside the model folder."""
     out = Path(out)
     return out.with_name(out.name + ".work")
 
@@ -193,8 +85,8 @@ def _mean_std(x: np.ndarray, rows: np.ndarray, chunk: int = 256) -> tuple[float,
 def _fit_net(name, x, y, splits, *, cfg, config, ckpt, progress):
     import torch
 
-    from trackscope.models.nets import build
-    from trackscope.models.training import Standardize, fit
+    from trackscope.models.nets import Standardize, build
+    from trackscope.models.training import fit
 
     tr = splits["train"]
     mean, std = _mean_std(x, tr)
@@ -217,7 +109,7 @@ def train_audio(
     group_column: str | None = None,
     epochs: int | None = None,
     seed: int = 0,
-    out: Any,
+    work: Any = None,
     progress: Callable[[int, int], None] | None = None,
     store: Any = None,
     n_mels: int = N_MELS,
@@ -226,13 +118,17 @@ def train_audio(
     patience: int = 5,
     fast: bool | None = None,
     workers: int | str = 1,
-) -> dict[str, Any]:
-    """Train the audio models on labelled clips; save the best (by test ROC-AUC) to ``out``; returns the metrics.
-    Mels and embeddings not yet cached are computed in ``workers`` processes (1: this one; ``"auto"``: one per core).
+) -> TrainedModel:
+    """Train the audio models on labelled clips and keep the best (by test ROC-AUC). ``work`` holds the mel store
+    (unless ``store`` names one) and the resumable checkpoints. Mels and embeddings not yet cached are computed in
+    ``workers`` processes (1: this one; ``"auto"``: one per core).
     """
+    from trackscope._hash import file_sha256
     from trackscope._machine import versions
     from trackscope.models.training import TrainConfig, predict_proba, roc_auc
-    from trackscope.tasks import popularity_report as report
+
+    if work is None:
+        raise TrackscopeError("audio training needs a work folder (work=...) for its mel store and checkpoints")
 
     names = [m.lower() for m in (models or DEFAULT_AUDIO_MODELS)]
     unknown = [m for m in names if m not in AUDIO_MODELS]
@@ -242,16 +138,16 @@ def train_audio(
         audio, labels, id_column=id_column, target=target, group_column=group_column
     )
     cfg = mel_config(n_mels=n_mels, clip_seconds=clip_seconds)
-    work = work_dir(out)
+    work = Path(work)
     store = Path(store) if store is not None else work / "store"
     x, ok, bad = mels_for(paths, cfg, store=store, progress=progress, workers=workers)
     if len(ok) < 10:
         raise TrackscopeError(f"only {len(ok)} usable clips; need at least 10", path=audio)
     paths, scores = [paths[i] for i in ok], scores[ok]
     groups = [groups[i] for i in ok] if groups else None
-    splits = pdata.split_indices(len(paths), seed=seed, groups=groups)
+    splits = msplits.split_indices(len(paths), seed=seed, groups=groups)
     try:
-        cut, th_info = pdata.resolve_threshold(threshold, scores[splits["train"]])
+        cut, th_info = msplits.resolve_threshold(threshold, scores[splits["train"]])
     except ValueError as err:
         raise TrackscopeError(str(err)) from None
     y = (scores >= cut).astype(np.float32)
@@ -302,14 +198,14 @@ def train_audio(
         "data": {
             "path": str(audio),
             "labels": str(labels),
-            "sha256": _labels_sha(labels),
+            "sha256": file_sha256(labels),
             "dedupe": {"rows": len(paths), "unreadable": len(bad)},
             "unreadable": [{"file": f, "reason": r} for f, r in bad],
             "target": target,
             "group_column": group_column,
             **info,
         },
-        "splits": report.split_summary(splits, y.astype(int), groups),
+        "splits": msplits.split_summary(splits, y.astype(int), groups),
         "curves": curves,
         "mel": cfg,
         "training": {**(nets[chosen].config if chosen in nets else {}), "store": str(store)},
@@ -319,7 +215,7 @@ def train_audio(
     meta = {
         "task": "popularity",
         "input": "audio",
-        "classes": CLASSES,
+        "classes": list(POPULARITY_CLASSES),
         "model": chosen,
         "target": target,
         "threshold": cut,
@@ -331,37 +227,16 @@ def train_audio(
     tensors = {k: v for k, v in nets[chosen].net.state_dict().items()} if chosen in nets else None
     if chosen == "embedding":
         meta["n_inputs"] = int(tensors["net.net.0.weight"].shape[1])
-    report.save_model(out, meta, metrics, tensors=tensors, scores=scores[splits["train"]])
-    return metrics
-
-
-def _labels_sha(labels: Any) -> str:
-    from trackscope._hash import file_sha256
-
-    return file_sha256(labels)
-
-
-def load_net(md: Any):
-    """Rebuild a saved audio network (in eval mode) from its folder; None for the dummy."""
-    import torch
-
-    from trackscope.models.nets import build
-    from trackscope.models.training import Standardize
-
-    name = md.meta["model"]
-    if name == "dummy":
-        return None
-    cfg = md.meta["mel"]
-    shape = {"n_inputs": md.meta["n_inputs"]} if name == "embedding" else {k: cfg[k] for k in ("n_mels", "n_frames")}
-    net = Standardize(build(name, **shape))
-    try:
-        net.load_state_dict({k: torch.from_numpy(v) for k, v in md.load_tensors("weights").items()})
-    except RuntimeError as err:
-        raise ModelError(f"weights do not fit a {name} network: {str(err).splitlines()[0]}", path=md.path) from None
-    return net.eval()
+    return TrainedModel(
+        meta,
+        metrics,
+        tensors={"weights": tensors} if tensors is not None else {},
+        report_data={"train_scores": scores[splits["train"]]},
+    )
 
 
 def _probabilities(md: Any, paths: Sequence[Path]) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+    from trackscope.models.nets import load_net
     from trackscope.models.training import predict_proba
 
     net = load_net(md)
@@ -415,7 +290,8 @@ def predict_audio(md: Any, *, songs: Sequence[Any]) -> Any:
     return out
 
 
-def explain_audio(md: Any, *, song: Any, out: Any = None, **_: Any) -> dict[str, Any]:
-    from trackscope.tasks.popularity_explain import occlusion
+def explain_audio(md: Any, *, song: Any, **_: Any) -> Any:
+    """Occlusion over the song's mel spectrogram (:func:`trackscope.tasks.popularity.explain.occlusion`)."""
+    from trackscope.tasks.popularity.explain import occlusion
 
-    return occlusion(md, song=song, out=out)
+    return occlusion(md, song=song)

@@ -3,21 +3,20 @@
 :func:`train` follows the mood study (stratified 67/33 split with seed 42, standardised features, a logistic
 regression baseline with 5-fold CV, then MLP, SVM, random forest, gradient boosting) and goes beyond it: every
 family is grid-searched on the same folds, the model is chosen by CV (never by test), overfitting is flagged, and the
-output folder carries the diagnostics (learning curve, confusion matrix, odds ratios when the saved model is the
-logistic regression, permutation importance).
-
-Models trained from audio (``input == "audio"``) live in :mod:`trackscope.tasks.mood_audio`; the functions here hand
-them over.
+metrics carry the diagnostics (learning curve, confusion matrix, odds ratios when the saved model is the logistic
+regression, permutation importance) that :mod:`trackscope.report.mood` puts in the model folder.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from trackscope.constants import SPOTIFY_FEATURES
 from trackscope.errors import ModelError, TableError, TrackscopeError
+from trackscope.tasks.results import Explanation, TrainedModel
 
 DEFAULT_LABEL = "mood"
 CV_FOLDS = 5
@@ -26,31 +25,23 @@ LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 def train(
     *,
-    data: str | Path | None = None,
-    out: str | Path,
+    data: str | Path,
     label: str | None = None,
     features: Sequence[str] | None = None,
     test_size: float = 0.33,
     seed: int = 42,
     models: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
-    audio: str | Path | None = None,
-    labels: str | Path | None = None,
-    id_column: str | None = None,
     group_column: str | None = None,
     scaler: str | None = None,
     dedupe: str | None = "id",
-    overwrite: bool | None = None,
-    **kw: Any,
-) -> dict[str, Any]:
-    """Train a mood classifier on a table of Spotify features and write its model folder to ``out``.
+) -> TrainedModel:
+    """Train a mood classifier on a table of Spotify features.
 
     Parameters
     ----------
     data : path
         CSV or Parquet table with the features and a label column.
-    out : path
-        Output folder (pipeline.skops, metrics.json, model_card.md, report.html, model.json).
     label : str
         Label column (default ``mood``).
     features : sequence of str, optional
@@ -61,52 +52,23 @@ def train(
         Families to search, from :data:`trackscope.models.tabular.MODEL_NAMES` (default: all).
     progress : callable, optional
         ``progress(done, total)`` over every fit (grid search, learning curve).
-    audio, labels, id_column : optional
-        Train from audio instead (:func:`trackscope.tasks.mood_audio.train`).
     scaler : {"power", "standard"}, optional
         Feature scaling for the non-tree models (default ``power``: Yeo-Johnson then standardise).
-    overwrite : bool, optional
-        Allow ``out`` to be an existing model folder: only its own files are replaced, other files are kept (see
-        :func:`trackscope.models.persist.check_model_output`). None: as
-        :func:`~trackscope.models.persist.allow_overwrite` set it (False by default).
+    dedupe : str or None
+        Drop repeated values of this column (default ``id``).
 
     Returns
     -------
-    dict
-        The metrics (also ``out/metrics.json``), plus ``"out"``: the model folder.
+    TrainedModel
+        The chosen pipeline (fitted on the training split), its ``model.json`` description and the metrics
+        (``metrics.json``): every model's scores, the chosen one's diagnostics, data, versions.
+        :mod:`trackscope.report.mood` writes the folder (pipeline.skops, metrics.json, model_card.md, report.html).
     """
-    from trackscope.models.persist import allow_overwrite, check_model_output, overwrite_allowed
-
-    if overwrite is not None:
-        with allow_overwrite(overwrite):
-            return train(
-                data=data, out=out, label=label, features=features, test_size=test_size, seed=seed, models=models,
-                progress=progress, audio=audio, labels=labels, id_column=id_column, group_column=group_column,
-                scaler=scaler, dedupe=dedupe, **kw,
-            )  # fmt: skip
-    if audio is not None:
-        from trackscope.tasks import mood_audio
-
-        return mood_audio.train(
-            audio=audio,
-            labels=labels,
-            out=out,
-            id_column=id_column,
-            label=label,
-            group_column=group_column,
-            models=models,
-            seed=seed,
-            progress=progress,
-            **kw,
-        )
-    if data is None:
-        raise TrackscopeError("give a table (--data FILE) or an audio folder (--audio DIR --labels FILE)")
     import numpy as np
 
     from trackscope.evaluation import cv_splitter, learning_curve, stratified_split
     from trackscope.models.tabular import DEFAULT_MODELS, DEFAULT_SCALER, MODEL_NAMES, SCALERS, choose, fit_models
     from trackscope.sources.tables import read_table
-    from trackscope.tasks.mood_report import collect_metrics, write_model_folder
 
     label = label or DEFAULT_LABEL
     features = list(features or SPOTIFY_FEATURES)
@@ -119,7 +81,6 @@ def train(
         raise TrackscopeError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}")
     if not 0.0 < float(test_size) < 1.0:
         raise TrackscopeError(f"--test-size must be between 0 and 1, got {test_size}")
-    check_model_output(out, overwrite=overwrite_allowed())  # before any work
     table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)
     X, y = table.X(), table.y()  # noqa: N806
     groups = None
@@ -189,8 +150,119 @@ def train(
             "dedupe": dedupe,
         },
     )
-    folder = write_model_folder(out, chosen.estimator, metrics, table=table, train_idx=tr)
-    return {**metrics, "out": str(folder)}
+    return TrainedModel(_meta(metrics, table.X()[tr]), metrics, sklearn={"pipeline": chosen.estimator})
+
+
+def collect_metrics(
+    *, table: Any, results: list, chosen: Any, train_idx: Any, test_idx: Any, curve: dict, settings: dict
+) -> dict[str, Any]:
+    """Everything ``metrics.json`` records: scores of every model, the chosen one's diagnostics, data, versions."""
+    import numpy as np
+    from sklearn.inspection import permutation_importance
+
+    from trackscope._machine import versions
+    from trackscope.evaluation import OVERFIT_GAP, classification_metrics, describe_choice, overfit_flag
+    from trackscope.models.tabular import DESCRIPTIONS, logreg_odds_ratios
+
+    X, y = table.X(), table.y()  # noqa: N806
+    features = list(table.features)
+    classes = [str(c) for c in chosen.estimator.classes_]
+    y_tr, x_te, y_te = y[train_idx], X[test_idx], y[test_idx]
+    models: dict[str, Any] = {}
+    for r in results:
+        pred = r.estimator.predict(x_te)
+        m = classification_metrics(y_te, pred, classes)
+        models[r.name] = {
+            "cv_mean": r.cv_mean,
+            "cv_std": r.cv_std,
+            "cv_scores": r.cv_scores,
+            "train_accuracy": r.train_accuracy,
+            "test_accuracy": m["accuracy"],
+            "test_macro_f1": m["macro_f1"],
+            "gap": r.train_accuracy - r.cv_mean,
+            "overfit": overfit_flag(r.train_accuracy, r.cv_mean),
+            "params": r.params,
+            "candidates": r.n_candidates,
+            "seconds": round(r.seconds, 2),
+            "grid": r.grid,
+        }
+    test = classification_metrics(y_te, chosen.estimator.predict(x_te), classes)
+    # Coefficients explain a model only when it is linear: odds ratios when the saved model is the logistic
+    # regression; any other family is interpreted by permutation importance alone (a separate logistic regression's
+    # coefficients would describe a model that was not saved).
+    odds = logreg_odds_ratios(chosen.estimator, features) or {}
+    perm = permutation_importance(
+        chosen.estimator, x_te, y_te, n_repeats=10, random_state=settings["seed"], scoring="accuracy", n_jobs=1
+    )
+    frame = table.frame
+    class_means = frame.groupby(table.label)[features].mean()
+    stats = table.stats
+    return {
+        "task": "mood",
+        "input": "table",
+        "label": table.label,
+        "classes": classes,
+        "features": features,
+        "chosen_model": chosen.name,
+        "chosen_family": DESCRIPTIONS.get(chosen.name, chosen.name),
+        "chosen_params": chosen.params,
+        "chosen_by": f"highest mean {settings['cv_folds']}-fold CV accuracy on the training split",
+        "choice": describe_choice(models, chosen.name, score="accuracy"),
+        "interpretation": "odds ratios and permutation importance" if odds else "permutation importance",
+        "cv": {r.name: {"mean": r.cv_mean, "std": r.cv_std} for r in results},
+        "models": models,
+        "overfit_gap_threshold": OVERFIT_GAP,
+        "test": test,
+        "split": {
+            "test_size": settings["test_size"],
+            "seed": settings["seed"],
+            "stratified": True,
+            "grouped_by": settings.get("group_column"),
+            "train_rows": int(len(train_idx)),
+            "test_rows": int(len(test_idx)),
+            "class_counts": {
+                "train": {c: int(np.sum(y_tr == c)) for c in classes},
+                "test": {c: int(np.sum(y_te == c)) for c in classes},
+            },
+        },
+        "data": {
+            "path": str(table.path),
+            "sha256": table.sha256,
+            "rows": int(len(table)),
+            "rows_read": stats["rows_read"],
+            "duplicates_dropped": stats["duplicates_dropped"],
+            "missing_dropped": stats["missing_dropped"],
+            "renamed_columns": stats.get("renamed", {}),
+        },
+        "class_means": {c: {f: float(class_means.loc[c, f]) for f in features} for c in class_means.index},
+        "learning_curve": curve,
+        "odds_ratios": odds,
+        "permutation_importance": {
+            f: {"mean": float(perm.importances_mean[j]), "std": float(perm.importances_std[j])}
+            for j, f in enumerate(features)
+        },
+        "parameters": settings,
+        "versions": versions(),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _meta(metrics: dict[str, Any], x_train: Any) -> dict[str, Any]:
+    """``model.json`` of a table mood model: what it reads, and the training split's means and sds (for explain)."""
+    features = metrics["features"]
+    return {
+        "task": "mood",
+        "input": "table",
+        "classes": metrics["classes"],
+        "label": metrics["label"],
+        "features": features,
+        "feature_means": {f: float(v) for f, v in zip(features, x_train.mean(axis=0), strict=True)},
+        "feature_sds": {f: float(v) for f, v in zip(features, x_train.std(axis=0), strict=True)},
+        "chosen_model": metrics["chosen_model"],
+        "data_sha256": metrics["data"]["sha256"],
+        "test": {k: metrics["test"][k] for k in ("accuracy", "macro_f1", "n")},
+        "created": metrics["date"],
+    }
 
 
 # -- using a saved model ----------------------------------------------------------------------------------------------
@@ -221,10 +293,6 @@ def evaluate(
     ``predict``'s ``row``; ``true``, ``predicted``, ``confidence``), the most confident first; classes the table
     lacks are left out of ``per_class`` and named in ``absent_classes``.
     """
-    if md.input == "audio":
-        from trackscope.tasks import mood_audio
-
-        return mood_audio.evaluate(md, data=data, label=label, label_map=label_map, **options)
     if data is None:
         raise TrackscopeError("a table mood model is evaluated on a table: give --data FILE", path=md.path)
     import numpy as np
@@ -278,16 +346,12 @@ def evaluate(
     return result
 
 
-def predict(md: Any, *, data: str | Path | None = None, songs: Any = None, **options: Any) -> Any:
+def predict(md: Any, *, data: str | Path | None = None, **options: Any) -> Any:
     """Mood and class probabilities for every row of a table (a pandas DataFrame).
 
     Identifying columns (``id``, ``name``, ``artist``) are kept; rows with a missing feature are skipped and counted
     in ``frame.attrs["missing_dropped"]``.
     """
-    if md.input == "audio":
-        from trackscope.tasks import mood_audio
-
-        return mood_audio.predict(md, data=data, songs=songs, **options)
     if data is None:
         raise TrackscopeError("a table mood model predicts from a table: give --data FILE", path=md.path)
     import numpy as np
@@ -311,19 +375,12 @@ def predict(md: Any, *, data: str | Path | None = None, songs: Any = None, **opt
     return out
 
 
-def explain(
-    md: Any, *, data: str | Path | None = None, row: int = 0, out: str | Path | None = None, **options: Any
-) -> dict[str, Any]:
+def explain(md: Any, *, data: str | Path | None = None, row: int = 0, **options: Any) -> Explanation:
     """Why the model gives row ``row`` (0 = first data row) of ``data`` its mood.
 
     Each feature's effect is the drop in the predicted mood's probability when that feature alone is set to its
-    training mean (positive: the feature pushes towards this mood). With ``out``, writes ``explanation.json`` and
-    ``explanation.png`` there.
+    training mean (positive: the feature pushes towards this mood); :mod:`trackscope.report.mood` draws them.
     """
-    if md.input == "audio":
-        from trackscope.tasks import mood_audio
-
-        return mood_audio.explain(md, out=out, **options)
     if data is None:
         raise TrackscopeError("a table mood model explains a table row: give --data FILE and --row N", path=md.path)
     import numpy as np
@@ -366,8 +423,4 @@ def explain(
             "contributions": rows,
         }
     )
-    if out is not None:
-        from trackscope.tasks.mood_report import write_explanation
-
-        result["files"] = write_explanation(out, result)
-    return result
+    return Explanation(result)

@@ -1,10 +1,17 @@
-"""The HTML report of ``trackscope analyze``: a summary table, a valence–arousal map of the batch, and per song a
-waveform, a mel spectrogram (centre 30 s) and the mood-over-time strip."""
+"""What ``trackscope analyze --out DIR`` writes: ``analysis.csv``, ``analysis.json`` and the HTML report (a summary
+table, a valence–arousal map of the batch, and per song a waveform, a mel spectrogram (centre 30 s) and the
+mood-over-time strip)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from trackscope.constants import QUADRANT_WORDS
+
+# The files written into the output folder (the api checks them before any work).
+ANALYSIS_FILES = ("analysis.csv", "analysis.json")
+REPORT_FILE = "report.html"
 
 MOOD_COLOURS = {"Q1": "#f2b134", "Q2": "#d1495b", "Q3": "#3d5a80", "Q4": "#63a375"}
 ENVELOPE_BINS = 1200
@@ -68,7 +75,6 @@ def song_figure(song: dict[str, Any], classes: list[str]) -> Any:
 
 def va_map(songs: list[dict[str, Any]], classes: list[str]) -> Any:
     from trackscope.report.plots import new_figure
-    from trackscope.tasks.mood_audio import QUADRANT_WORDS
 
     fig = new_figure(6.0, 6.0)
     ax = fig.add_subplot()
@@ -108,7 +114,6 @@ def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None
     import pandas as pd
 
     from trackscope.report.html import Report
-    from trackscope.tasks.analyze import flat_rows
 
     classes = result["classes"]
     rep = Report("trackscope analysis", subtitle=f"{result['n']} songs analysed with {result['mood_model']}")
@@ -157,3 +162,34 @@ def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report
             rep.add_text(f"(picture unavailable: {err})", note=True)
     return rep
+
+
+def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per song for ``analysis.csv``."""
+    rows = []
+    for s in result["songs"]:
+        row = {k: v for k, v in s.items() if k not in ("windows", "top_tags")}
+        row["top_tags"] = "; ".join(t["tag"] for t in s["top_tags"])
+        row["n_windows"] = len(s["windows"])
+        rows.append(row)
+    return rows
+
+
+def write_outputs(
+    result: dict[str, Any], out: Path, *, report: bool = True, figures: dict[str, bytes] | None = None
+) -> dict[str, str]:
+    """``analysis.csv`` (a row per song), ``analysis.json`` (``result``) and ``report.html`` (unless not ``report``;
+    ``figures``: song pictures already drawn, by path) in folder ``out``; returns their paths."""
+    import pandas as pd
+
+    from trackscope._atomic import output_folder, write_frame
+    from trackscope._json import write_json_atomic
+
+    output_folder(out)
+    csv_path, json_path = out / ANALYSIS_FILES[0], out / ANALYSIS_FILES[1]
+    write_frame(pd.DataFrame(flat_rows(result)), csv_path)
+    write_json_atomic(json_path, {k: v for k, v in result.items() if k != "outputs"})
+    outputs = {"csv": str(csv_path), "json": str(json_path)}
+    if report:
+        outputs["report"] = str(build_report(result, figures).write(out / REPORT_FILE))
+    return outputs
