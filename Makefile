@@ -35,11 +35,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/python tools/check_lock.py
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests bench tools
 
 # Is requirements.lock still what pyproject.toml asks for? (needs no venv)
@@ -58,4 +60,4 @@ lock:
 	$(PY) tools/check_lock.py --stamp --generator 'uv $(UV_VERSION)'
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) demo-output .pytest_cache .import_linter_cache build *.egg-info src/*.egg-info

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-METADATA_COLUMNS = ("release_date", "explicit")
 METADATA_FEATURES = {
     "release_year": "release_date",
     "release_month": "release_date",
