@@ -16,12 +16,68 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from trackscope._json import dumps
 from trackscope.constants import EXIT_BAD_INPUT, EXIT_BUG
 from trackscope.errors import TrackscopeError
 
-app = typer.Typer(
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _tidy_params(params: list[Any]) -> list[Any]:
+    """Help as people read it: flags (``--json``, ``--help``) without a ``<bool>`` type, and arguments by an
+    upper-case name (``PATHS...``, ``MODEL``) rather than ``{paths}...``. Sets the display names once."""
+    for param in params:
+        kind = getattr(param, "param_type_name", None)
+        if kind == "option" and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # Typer shows a flag's metavar in place of its type: nothing
+        elif kind == "argument" and param.metavar is None and param.name:
+            param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+    return params
+
+
+def _usage_piece(param: Any) -> list[str]:
+    """``PATHS...`` for a required variadic argument, ``[SONGS]...`` for an optional one, ``MODEL`` (click's style)."""
+    if getattr(param, "param_type_name", None) != "argument":
+        return []
+    name = (param.metavar or param.name.upper()).removesuffix("...")
+    name = name if param.required else f"[{name}]"
+    return [name + ("..." if param.nargs != 1 else "")]
+
+
+class Command(TyperCommand):
+    """A command whose help shows flags without ``<bool>`` and arguments as ``PATHS...`` (see :func:`_tidy_params`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _tidy_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            pieces.extend(_usage_piece(param))
+        return pieces
+
+
+class Group(TyperGroup):
+    """A command group whose help shows flags without ``<bool>`` (``--version``, ``--help``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _tidy_params(super().get_params(ctx))
+
+
+class Typer(typer.Typer):
+    """``typer.Typer`` whose commands and groups render help as :class:`Command` and :class:`Group` do."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", Group)
+        super().__init__(**kwargs)
+
+    def command(self, name: str | None = None, *, cls: Any = None, **kwargs: Any) -> Callable[[F], F]:
+        return super().command(name, cls=cls or Command, **kwargs)
+
+
+app = Typer(
     name="trackscope",
     help="Mood and hit potential of songs — from Spotify tables or from the audio itself, offline.",
     no_args_is_help=True,
@@ -48,12 +104,10 @@ def _main(
     """Mood and hit potential of songs — from Spotify tables or from the audio itself, offline."""
 
 
-train_app = typer.Typer(help="Train a model: **mood** or **popularity**.", no_args_is_help=True)
-collect_app = typer.Typer(help="Collect track tables from the Spotify Web API.", no_args_is_help=True)
+train_app = Typer(help="Train a model: **mood** or **popularity**.", no_args_is_help=True)
+collect_app = Typer(help="Collect track tables from the Spotify Web API.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(collect_app, name="collect")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def console(stderr: bool = False):  # -> rich.console.Console
@@ -105,6 +159,8 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
     """A Rich progress bar on stderr (items/s, ETA). Yields the library's progress callback ``(done, total)``.
 
     Library functions that take long accept ``progress: Callable[[int, int], None] | None``; the CLI passes this.
+    The bar appears at the first report, not before: bad input found before the work begins is one error line,
+    with no bar flashing ahead of it. A command that knows its total up front reports ``(0, total)`` to show it.
     """
     if not enabled:
         yield lambda done, total: None
@@ -127,14 +183,26 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
+    import threading
     import time
 
     start = time.perf_counter()
-    with Progress(*columns, console=console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=None, rate="")
+    bar = Progress(*columns, console=console(stderr=True), transient=False)
+    tasks: list[Any] = []  # the bar's one task, once the work has reported progress
+    lock = threading.Lock()
 
-        def update(done: int, total: int) -> None:
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f}/s")
+    def update(done: int, total: int) -> None:
+        with lock:
+            if not tasks:  # the first report: the inputs were checked, the work has begun — show the bar now
+                if not (done or total):
+                    return  # nothing to do (every input failed its checks): no empty bar
+                bar.start()
+                tasks.append(bar.add_task(description, total=None, rate=""))
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        bar.update(tasks[0], completed=done, total=total, rate=f"{done / elapsed:.1f}/s")
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()

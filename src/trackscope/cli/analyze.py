@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -37,8 +38,10 @@ def analyze(
 
     if out is not None:  # fail fast on outputs that cannot be written, not after the whole batch
         check_analyze_output(out, report=not no_report)
+    n_files = count_inputs(paths)  # the inputs checked before the bar shows
     model = load_model_dir(mood_model)  # fail fast on a bad model, before any progress output
     with progress_bar("Analysing", enabled=not as_json) as progress:
+        progress(0, n_files)
         result = run(
             paths,
             out=out,
@@ -54,50 +57,41 @@ def analyze(
     show(result)
 
 
+def count_inputs(paths: list[Path]) -> int:
+    """The number of audio files the paths name, checked before any work: when none names an audio file, one line
+    says why by input (``no such file or folder: PATH``; ``no audio files in: FOLDER``). A bad input beside good
+    ones is listed with the results, as the analysis lists it."""
+    from trackscope.errors import TrackscopeError
+    from trackscope.sources.audio_dirs import walk_audio
+
+    files, problems = walk_audio(paths)
+    if files:
+        return len(files)
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in problems:
+        by_reason.setdefault(reason, []).append(path)
+    named = {path for path, _ in problems}
+    empty = [str(p) for p in paths if str(p) not in named]
+    if empty:
+        by_reason["no audio files in"] = empty
+    raise TrackscopeError("; ".join(f"{reason}: {', '.join(found)}" for reason, found in by_reason.items()))
+
+
 def show(result: dict) -> None:
-    from rich.table import Table
+    """The analysis as a table on stdout, songs in natural order (track2 before track10), then notes and files."""
+    from rich.markup import escape
+
+    from trackscope.cli._format import natural_key
 
     con = console()
-    wide = con.width >= 120  # narrow terminals (and pipes, 80 columns) get the essential columns only
-    from rich import box
-
-    table = Table(title=f"Analysis of {result['n']} songs", box=box.SIMPLE_HEAD, pad_edge=False)
-    has_hit = any("hit_potential" in s for s in result["songs"])
-    table.add_column("song", no_wrap=True, max_width=28 if wide else 16, overflow="ellipsis")
-    table.add_column("mood", no_wrap=True, min_width=15)
-    numeric = [*(["conf"] if wide else []), "arousal", "valence", *(["hit"] if has_hit else []), "BPM"]
-    for col in numeric:
-        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    table.add_column("key", no_wrap=True, min_width=7)
-    table.add_column("LUFS", justify="right", no_wrap=True, min_width=5)
-    table.add_column("length", justify="right", no_wrap=True, min_width=6)
-    if wide:
-        table.add_column("top tags", min_width=18, overflow="fold")
-
-    def f(v: object, fmt: str) -> str:
-        return fmt.format(v) if isinstance(v, int | float) else "–"
-
-    for s in result["songs"]:
-        minutes, seconds = divmod(int(round(s["duration"])), 60)
-        mood = s["mood_words"] if s["mood_words"] != s["mood"] else s["mood"]
-        if wide and s["mood"] is not None and mood != s["mood"]:
-            mood = f"{mood} ({s['mood']})"
-        if s.get("unusual"):  # unlike the model's training music: the mood is a guess
-            mood = f"? {mood}"
-        table.add_row(
-            s["name"],
-            mood,
-            *([f(s.get("confidence"), "{:.2f}")] if wide else []),
-            f(s.get("arousal"), "{:+.2f}"),
-            f(s.get("valence"), "{:+.2f}"),
-            *([f(s.get("hit_potential"), "{:.2f}")] if has_hit else []),
-            f(s.get("tempo"), "{:.0f}"),
-            str(s.get("key") or "–"),
-            f(s.get("loudness_lufs"), "{:.1f}"),
-            f"{minutes}:{seconds:02d}",
-            *([", ".join(t["tag"] for t in s["top_tags"][:2])] if wide else []),
-        )
+    songs = sorted(result["songs"], key=lambda s: (natural_key(s.get("name") or ""), natural_key(s.get("path") or "")))
+    table, hidden = analysis_table(songs, con, title=f"Analysis of {result['n']} songs")
     con.print(table)
+    if hidden:
+        con.print(
+            f"(not shown at {con.width} columns: {', '.join(hidden)} — a wider terminal shows them; every value is in "
+            "analysis.csv and --json)"
+        )
     unusual = sum(1 for s in result["songs"] if s.get("unusual"))
     if unusual:
         con.print(
@@ -105,9 +99,116 @@ def show(result: dict) -> None:
             "treat their mood as a guess."
         )
     for fail in result["failures"]:
-        con.print(f"[red]failed[/red] {fail['path']}: {fail['reason']}")
+        con.print(f"[red]failed[/red] {escape(str(fail['path']))}: {escape(str(fail['reason']))}")
     outputs = result.get("outputs", {})
     if outputs:
         con.print(f"Results: {outputs['csv']}, {outputs['json']}", soft_wrap=True)
         if "report" in outputs:
             con.print(f"Report:  {outputs['report']}", soft_wrap=True)
+
+
+# Columns left out, in this order, until the table fits the terminal (song and mood always stay, mood words whole).
+DROP_ORDER: tuple[tuple[str, ...], ...] = (
+    ("top tags",),
+    (),  # not a column: the class code after the mood words, "(Q2)"
+    ("conf",),
+    ("LUFS",),
+    ("arousal", "valence"),
+    ("length",),
+    ("BPM",),
+    ("key",),
+    ("hit",),
+)
+SONG_KEEP = 20  # song names keep this many characters before any column is left out (then down to SONG_MIN)
+SONG_MIN = 10
+SONG_MAX = 32
+
+
+def analysis_table(songs: list[dict], con: Any, *, title: str | None = None) -> tuple[Any, list[str]]:
+    """The analysis as a Rich table that fits ``con.width``: the song names shortened first (to ``SONG_KEEP``), then
+    whole columns left out in :data:`DROP_ORDER`, never a mood word cut (at the very narrowest the mood wraps at its
+    ``/``). Returns the table and the names of the columns left out."""
+    import math
+
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    from trackscope.cli._format import format_duration, spell_key
+
+    def num(v: object, fmt: str) -> str:
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        return fmt.format(v) if ok else "–"
+
+    moods, codes = [], []
+    for s in songs:
+        words = s.get("mood_words") or s.get("mood") or "–"
+        mark = "? " if s.get("unusual") else ""  # unlike the model's training music: the mood is a guess
+        moods.append(mark + words)
+        code = s.get("mood")
+        codes.append(f"{mark}{words} ({code})" if code and code != words else mark + words)
+    has_hit = any("hit_potential" in s for s in songs)
+    columns: dict[str, tuple[str, list[str]]] = {  # name -> (justify, cells), in display order
+        "song": ("left", [str(s.get("name") or s.get("path") or "–") for s in songs]),
+        "mood": ("left", codes),
+        "conf": ("right", [num(s.get("confidence"), "{:.2f}") for s in songs]),
+        "arousal": ("right", [num(s.get("arousal"), "{:+.2f}") for s in songs]),
+        "valence": ("right", [num(s.get("valence"), "{:+.2f}") for s in songs]),
+        **({"hit": ("right", [num(s.get("hit_potential"), "{:.2f}") for s in songs])} if has_hit else {}),
+        "BPM": ("right", [num(s.get("tempo"), "{:.0f}") for s in songs]),
+        "key": ("left", [spell_key(s.get("key")) for s in songs]),
+        "LUFS": ("right", [num(s.get("loudness_lufs"), "{:.1f}") for s in songs]),
+        "length": ("right", [format_duration(s.get("duration")) for s in songs]),
+        "top tags": ("left", [", ".join(t["tag"] for t in (s.get("top_tags") or [])[:2]) or "–" for s in songs]),
+    }
+
+    def build(shown: list[str], song_width: int, mood_cells: list[str]) -> Any:
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in shown:
+            justify = columns[name][0]
+            if name == "song":
+                table.add_column(name, no_wrap=True, max_width=song_width, overflow="ellipsis")
+            else:
+                table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))
+        for i in range(len(songs)):
+            table.add_row(*[Text(mood_cells[i] if n == "mood" else columns[n][1][i]) for n in shown])  # no markup
+        return table
+
+    def natural(name: str, cells: list[str]) -> int:
+        return max([cell_len(name), *(cell_len(line) for c in cells for line in c.split("\n"))])
+
+    def fits(shown: list[str], song_width: int, mood_cells: list[str]) -> int:
+        """The columns to spare (negative: too wide)."""
+        widths = [natural(n, mood_cells if n == "mood" else columns[n][1]) for n in shown]
+        widths = [min(w, song_width) if n == "song" else w for n, w in zip(shown, widths, strict=True)]
+        # SIMPLE_HEAD: a blank edge each side and between columns; one space of padding inside, none at the edges
+        return con.width - (sum(widths) + 3 * len(widths) - 1)
+
+    shown = list(columns)
+    dropped: list[tuple[str, ...]] = []
+    song_width = SONG_MAX
+    mood_cells = codes
+    steps: list[tuple[str, ...] | int] = [SONG_KEEP, *DROP_ORDER, SONG_MIN]
+    for step in steps:
+        if fits(shown, song_width, mood_cells) >= 0:
+            break
+        if isinstance(step, int):
+            song_width = min(song_width, step)
+        elif not step:
+            mood_cells = moods  # "aggressive/tense" without its class code "(Q2)"
+        elif any(n in shown for n in step):
+            shown = [n for n in shown if n not in step]
+            dropped.append(step)
+    for step in reversed(dropped):  # a narrower column left out early may fit beside the room a wide one freed
+        again = [n for n in columns if n in shown or n in step]
+        if fits(again, song_width, mood_cells) >= 0:
+            shown = again
+            dropped.remove(step)
+    hidden = [n for step in dropped for n in step if n in columns]
+    spare = fits(shown, song_width, mood_cells)
+    if spare < 0:  # narrower still: the mood wraps between its words, never inside one
+        mood_cells = [m.replace("/", "/\n") for m in mood_cells]
+        spare = fits(shown, song_width, mood_cells)
+    song_width = max(SONG_MIN, min(SONG_MAX, song_width + spare))  # what the left-out columns freed, to the names
+    return build(shown, song_width, mood_cells), hidden

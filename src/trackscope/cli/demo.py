@@ -48,6 +48,7 @@ def _audio_demo(out: Path, as_json: bool) -> None:
     )
     paths = write_examples(out / "clips", seconds=DEMO_CLIP_SECONDS)
     with progress_bar("Analysing", enabled=not as_json) as progress:
+        progress(0, len(paths))  # the clips are written: show the bar while the first one is analysed
         result = analyze(paths, out=out / "analysis", progress=progress)
     if as_json:
         emit_json(result)

@@ -48,6 +48,13 @@ def evaluate(
         emit_json(result)
     else:
         print_metrics(result)
+    from trackscope.cli._labels import excluded_hint
+
+    hint = excluded_hint(result)
+    if hint:  # on stderr: --json keeps exactly one JSON object on stdout
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[yellow]Note:[/yellow] {escape(hint)}")
 
 
 @app.command()
@@ -84,7 +91,7 @@ def predict(
             }
         )
         return
-    print_frame(frame, title="Predictions")
+    print_frame(in_natural_order(frame), title="Predictions")
     if out is not None:
         console(stderr=True).print(f"Predictions written to [bold]{out}[/bold]")
 
@@ -123,6 +130,18 @@ def explain(
                 print_frame(pd.DataFrame(value), title=key)
 
 
+def in_natural_order(frame: Any) -> Any:
+    """Songs (a ``path`` column) by file name in natural order — track2 before track10 — for the table only; rows of
+    a table keep their order."""
+    if "path" not in frame.columns or frame.empty:
+        return frame
+    from trackscope.cli._format import natural_key
+
+    paths = [str(p) for p in frame["path"].tolist()]
+    order = sorted(range(len(paths)), key=lambda i: (natural_key(Path(paths[i]).name), natural_key(paths[i])))
+    return frame.iloc[order]
+
+
 def write_frame(frame: Any, out: Path) -> None:
     """Write a DataFrame as CSV, JSON or Parquet (by suffix), atomically."""
     from trackscope._atomic import write_frame as _write
@@ -138,11 +157,12 @@ ESSENTIAL_COLUMNS = ("row", "id", "path", "song", "name", "mood", "mood_words", 
 def print_frame(
     frame: Any, *, title: str | None = None, max_rows: int = 50, more_hint: str = "use --out to get them all"
 ) -> None:
-    """A pandas DataFrame as a Rich table: floats to 3 decimals, missing values as "–", file paths as names, and —
-    when the table is wider than the terminal — the least essential columns left out (said below the table)."""
-    import math
-
+    """A pandas DataFrame as a Rich table: numbers rounded for reading (durations as m:ss, keys spelt as musicians
+    do, see :func:`trackscope.cli._format.format_column`), missing values as "–", file paths as names, and — when
+    the table is wider than the terminal — the least essential columns left out (said below the table)."""
     from rich.table import Table
+
+    from trackscope.cli._format import format_column
 
     con = console()
     n_total = len(frame)
@@ -151,12 +171,8 @@ def print_frame(
         if col in frame.columns:
             frame[col] = [Path(v).name if isinstance(v, str) and v else v for v in frame[col].tolist()]
 
-    def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "–"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    cells = {str(c): [cell(v) for v in frame[c].tolist()] for c in frame.columns}
+    modes = frame["mode"].tolist() if "mode" in frame.columns else None  # Spotify's mode beside a numeric key
+    cells = {str(c): format_column(str(c), frame[c].tolist(), modes) for c in frame.columns}
     cells = {c: v for c, v in cells.items() if any(x != "–" for x in v) or not v}  # all-missing columns say nothing
     width = {c: min(max([len(c), *map(len, v)]), 32) + 3 for c, v in cells.items()}
     shown = list(cells)
