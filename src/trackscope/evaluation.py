@@ -168,26 +168,77 @@ def cv_splitter(y: Sequence[Any], *, n_splits: int = 5, seed: int = 42, grouped:
     return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
 
 
-def cross_validate_scores(
-    estimator: Any,
-    X: Any,  # noqa: N803
-    y: Any,
-    cv: Any,
-    *,
-    groups: Any = None,
-    tick: Callable[[], None] | None = None,
-) -> Any:
-    """Validation accuracy of a fresh clone of ``estimator`` on every fold (numpy array); ``tick`` after each fit."""
+def fit_jobs(n_fits: int, n_jobs: int | str | None = "auto") -> int:
+    """How many worker processes for ``n_fits`` independent model fits: ``"auto"`` / None = one per core (at most
+    4), never more than the fits; 1 runs them in this process."""
+    import os
+
+    if n_jobs is None or n_jobs == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n_jobs = min(cores, 4)
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a whole number of at least 1 or 'auto', got {n_jobs!r}")
+    return max(1, min(n_jobs, n_fits))
+
+
+def _fit_one(estimator: Any, X: Any, y: Any, train: Any, val: Any, proba: bool) -> dict[str, Any]:  # noqa: N803
+    import warnings
+
     import numpy as np
     from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
 
-    scores = []
-    for train, val in cv.split(X, y, groups):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model = clone(estimator).fit(X[train], y[train])
-        scores.append(float(np.mean(model.predict(X[val]) == y[val])))
+    out: dict[str, Any] = {
+        "train_acc": float(np.mean(model.predict(X[train]) == y[train])),
+        "val_acc": float(np.mean(model.predict(X[val]) == y[val])),
+        "n_train": len(train),
+    }
+    if proba and hasattr(model, "predict_proba"):
+        out["val_proba"] = model.predict_proba(X[val])
+        out["train_proba"] = model.predict_proba(X[train])
+        out["classes"] = list(model.classes_)
+    return out
+
+
+def fit_many(
+    jobs: Sequence[tuple[Any, Any, Any]],
+    X: Any,  # noqa: N803
+    y: Any,
+    *,
+    n_jobs: int | str | None = "auto",
+    proba: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Fit a fresh clone of each ``(estimator, train_idx, val_idx)`` and score it; in order, one dict per job:
+    ``train_acc``, ``val_acc``, ``n_train`` (and ``val_proba``/``classes`` with ``proba``).
+
+    The fits are independent, so they run in ``n_jobs`` worker processes (joblib's loky, one BLAS/OpenMP thread
+    each): on 2 cores a grid search finishes ~1.8× sooner, with the same numbers (every estimator carries its seed).
+    ``tick`` is called as each fit completes.
+    """
+    import numpy as np
+
+    X = np.asarray(X)  # noqa: N806
+    y = np.asarray(y)
+    n = fit_jobs(len(jobs), n_jobs)
+    results: list[dict[str, Any]] = []
+    if n == 1:
+        for est, train, val in jobs:
+            results.append(_fit_one(est, X, y, train, val, proba))
+            if tick is not None:
+                tick()
+        return results
+    from joblib import Parallel, delayed
+
+    run = Parallel(n_jobs=n, backend="loky", return_as="generator", max_nbytes=None)
+    for res in run(delayed(_fit_one)(est, X, y, train, val, proba) for est, train, val in jobs):
+        results.append(res)
         if tick is not None:
             tick()
-    return np.asarray(scores)
+    return results
 
 
 def learning_curve(
@@ -200,18 +251,20 @@ def learning_curve(
     groups: Any = None,
     seed: int = 42,
     tick: Callable[[], None] | None = None,
+    n_jobs: int | str | None = "auto",
+    full: dict[str, Sequence[float]] | None = None,
 ) -> dict[str, list[float]]:
-    """Train and validation accuracy (mean and sd over folds) by training-set size.
+    """Train and validation accuracy (mean and sd over folds) by training-set size (fits in ``n_jobs`` processes,
+    see :func:`fit_many`).
 
     For every fold, the model is fitted on a stratified fraction of the fold's training part and scored on that part
     and on the fold's validation part. Returns ``{"sizes", "train_mean", "train_std", "val_mean", "val_std"}``;
     ``sizes`` are mean absolute row counts. ``tick`` is called after each fit (``len(sizes) × folds`` fits).
+    ``full``: the per-fold ``{"train": [...], "val": [...]}`` accuracies of ``estimator`` already fitted on the
+    whole training part of each of these folds (a grid search has them): size 1.0 then costs no fit.
     """
-    import warnings
 
     import numpy as np
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
 
     X = np.asarray(X)  # noqa: N806
@@ -219,6 +272,7 @@ def learning_curve(
     rows: list[list[float]] = [[] for _ in sizes]
     tr_scores: list[list[float]] = [[] for _ in sizes]
     val_scores: list[list[float]] = [[] for _ in sizes]
+    jobs, where = [], []
     for train, val in cv.split(X, y, groups):
         for i, frac in enumerate(sizes):
             part = train
@@ -229,14 +283,23 @@ def learning_curve(
                     part, _ = train_test_split(train, train_size=n_keep, random_state=seed, stratify=y[train])
                 except ValueError:  # a class too small to stratify at this size
                     part, _ = train_test_split(train, train_size=n_keep, random_state=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = clone(estimator).fit(X[part], y[part])
-            rows[i].append(len(part))
-            tr_scores[i].append(float(np.mean(model.predict(X[part]) == y[part])))
-            val_scores[i].append(float(np.mean(model.predict(X[val]) == y[val])))
-            if tick is not None:
-                tick()
+            if frac >= 1.0 and full is not None:
+                rows[i].append(len(train))
+                continue
+            jobs.append((estimator, part, val))
+            where.append(i)
+    for i, res in zip(where, fit_many(jobs, X, y, n_jobs=n_jobs, tick=tick), strict=True):
+        rows[i].append(res["n_train"])
+        tr_scores[i].append(res["train_acc"])
+        val_scores[i].append(res["val_acc"])
+    if full is not None:
+        for i, frac in enumerate(sizes):
+            if frac >= 1.0:
+                tr_scores[i] = [float(v) for v in full["train"]]
+                val_scores[i] = [float(v) for v in full["val"]]
+                if tick is not None:
+                    for _ in full["val"]:
+                        tick()
     return {
         "sizes": [int(round(np.mean(r))) for r in rows],
         "train_mean": [float(np.mean(s)) for s in tr_scores],

@@ -20,7 +20,7 @@ from trackscope.tasks.results import Explanation, TrainedModel
 
 DEFAULT_LABEL = "mood"
 CV_FOLDS = 5
-LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
+LEARNING_SIZES = (0.25, 0.5, 0.75, 1.0)
 
 
 def train(
@@ -128,8 +128,10 @@ def train(
         if progress is not None:
             progress(state["search_total"] + lc_done, state["search_total"] + lc_fits)
 
+    # size 1.0 is the chosen model's own CV fits (same folds, same seed): reused, not refitted
+    full = {"train": chosen.cv_train_scores, "val": chosen.cv_scores} if chosen.cv_train_scores else None
     curve = learning_curve(
-        chosen.estimator, X[tr], y[tr], cv, sizes=LEARNING_SIZES, groups=g_tr, seed=seed, tick=lc_tick
+        chosen.estimator, X[tr], y[tr], cv, sizes=LEARNING_SIZES, groups=g_tr, seed=seed, tick=lc_tick, full=full
     )
     metrics = collect_metrics(
         table=table,
