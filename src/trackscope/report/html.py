@@ -169,10 +169,19 @@ class Report:
 
     def add_png(self, png: bytes, caption: str | None = None, *, alt: str | None = None) -> Report:
         """An image from PNG bytes, embedded as base64."""
-        data = base64.b64encode(png).decode("ascii")
+        return self.add_image(png, caption, alt=alt)
+
+    def add_image(self, data: bytes, caption: str | None = None, *, alt: str | None = None) -> Report:
+        """An image from PNG, WebP or JPEG bytes (told apart by their magic bytes), embedded as base64."""
+        mime = "image/png"
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            mime = "image/webp"
+        elif data[:3] == b"\xff\xd8\xff":
+            mime = "image/jpeg"
+        b64 = base64.b64encode(data).decode("ascii")
         cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
         alt_text = _esc(alt or caption or "figure")
-        self._blocks.append(f'<figure><img alt="{alt_text}" src="data:image/png;base64,{data}">{cap}</figure>')
+        self._blocks.append(f'<figure><img alt="{alt_text}" src="data:{mime};base64,{b64}">{cap}</figure>')
         return self
 
     def add_figure(self, fig: Any, caption: str | None = None, *, dpi: int | None = None) -> Report:
