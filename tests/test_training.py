@@ -86,3 +86,27 @@ def test_fast_path_runs_and_agrees():
     fp32 = predict_proba(net, x, fast=False)
     bf16 = predict_proba(net, x, fast=True)
     assert np.abs(fp32 - bf16).max() < 0.05
+
+
+def test_a_saturated_auc_stops_training_even_while_the_loss_falls():
+    """At validation AUC 1.0 nothing can improve in a way that matters: a falling loss keeps the better weights but
+    is not progress, so training stops `patience` epochs after the AUC stopped rising (it used to run every epoch)."""
+    x, y = _data()
+    x[y == 1, 0, 10:14, ::4] += 3.0  # so easy that the AUC saturates in the first epochs
+    torch.manual_seed(0)
+    res = fit(
+        build("mlp", n_mels=32, n_frames=40),
+        x[:120],
+        y[:120],
+        x[120:],
+        y[120:],
+        config=TrainConfig(epochs=40, patience=3, fast=False),
+    )
+    aucs = [h["val_roc_auc"] for h in res.history]
+    losses = [h["val_loss"] for h in res.history]
+    first_top = aucs.index(max(aucs)) + 1
+    assert max(aucs) == 1.0 and res.stopped_early
+    assert len(res.history) <= first_top + 3  # no more than `patience` epochs after the last real gain
+    assert losses[-1] < losses[first_top - 1]  # the loss was still falling: the old tie-break would have gone on
+    # the weights kept: the highest AUC, and among equal AUCs the lowest validation loss
+    assert res.best_epoch == 1 + min(range(len(aucs)), key=lambda i: (-aucs[i], losses[i]))

@@ -34,6 +34,11 @@ FAST_CPU_DEFAULT = True
 STATE_JSON = "state.json"
 
 
+# Early stopping: a validation ROC-AUC gain below this is not progress (a 100-clip validation set moves the AUC
+# by ~1e-4 for one pair of clips; 1e-3 is ~10 pairs).
+MIN_AUC_GAIN = 1e-3
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one training run (all of them end up in the checkpoint and the metrics)."""
@@ -254,6 +259,7 @@ def fit(
     fingerprint = _fingerprint(net, config, n, len(y_val), tuple(np.shape(x_train)[1:]))
     history: list[dict[str, float]] = []
     best_score, best_epoch, start_epoch, bad_epochs = None, 0, 0, 0
+    progress_auc: float | None = None  # the validation AUC of the last epoch that made progress
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     state = _load_checkpoint(folder, fingerprint) if folder is not None else None
     if state is not None:
@@ -264,6 +270,7 @@ def fit(
         history, best_epoch = state["history"], state["best_epoch"]
         best_score = [-math.inf if v is None else v for v in state["best_score"]]  # JSON wrote -inf as null
         start_epoch, bad_epochs = state["epoch"], state["bad_epochs"]
+        progress_auc = state.get("progress_auc", best_score[0])
     elif folder is not None:  # no usable checkpoint: clear what another run left
         folder.mkdir(parents=True, exist_ok=True)
         for p in [*folder.glob("*.safetensors"), folder / STATE_JSON]:
@@ -307,18 +314,24 @@ def fit(
         }
         history.append(record)
         # ROC-AUC first; validation loss breaks ties (AUC saturates at 1.0 on easy data long before the net is done).
+        # The best weights are the best (AUC, −loss) seen; patience counts epochs without *progress*: an AUC gain of
+        # more than MIN_AUC_GAIN. A lower loss at an equal AUC (AUC 1.0 on easy data) keeps the better weights but
+        # is not progress, so training stops `patience` epochs after the score stops mattering.
         auc = record["val_roc_auc"] if not math.isnan(record["val_roc_auc"]) else -math.inf
         score = [auc, -record["val_loss"]]
         if best_score is None or score > best_score:
-            best_score, best_epoch, bad_epochs = score, epoch, 0
+            best_score, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if progress_auc is None or auc > progress_auc + MIN_AUC_GAIN:
+            progress_auc, bad_epochs = auc, 0
         else:
             bad_epochs += 1
         stopped = bad_epochs >= config.patience
         if folder is not None:
             _save_checkpoint(
-                folder, net, opt, best_state, fingerprint, epoch, history, best_score, best_epoch, bad_epochs
-            )
+                folder, net, opt, best_state, fingerprint, epoch, history, best_score, best_epoch, bad_epochs,
+                progress_auc,
+            )  # fmt: skip
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
 
@@ -335,7 +348,9 @@ def fit(
     )
 
 
-def _save_checkpoint(folder, net, opt, best_state, fingerprint, epoch, history, best_score, best_epoch, bad_epochs):
+def _save_checkpoint(
+    folder, net, opt, best_state, fingerprint, epoch, history, best_score, best_epoch, bad_epochs, progress_auc
+):
     """Write ``last-E`` and ``best-E`` tensors, then ``state.json`` pointing at them, then drop older files.
 
     Each file is renamed into place, and the JSON that names the tensor files is written last, so a crash at any
@@ -358,6 +373,7 @@ def _save_checkpoint(folder, net, opt, best_state, fingerprint, epoch, history, 
             "best_score": best_score,
             "best_epoch": best_epoch,
             "bad_epochs": bad_epochs,
+            "progress_auc": None if progress_auc is None or math.isinf(progress_auc) else progress_auc,
             "last_file": last_file,
             "best_file": best_file,
             "optimizer": opt_meta,
