@@ -49,7 +49,7 @@ def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
 
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise TrackscopeError("output folder is an existing file; choose another --out", path=path)
+        raise TrackscopeError("output folder is an existing file; choose another out (--out)", path=path)
     if not path.exists():
         _check_ancestors(path, "output folder")
     if create:

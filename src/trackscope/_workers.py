@@ -28,7 +28,7 @@ def choose_workers(workers: int | str | None, n_items: int, *, gpu_aware: bool =
     with a GPU (one process feeds it best) unless ``gpu_aware`` is False (work that never uses torch)."""
     if workers is not None and workers != "auto":
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise TrackscopeError(f"--workers must be a whole number of at least 1, got {workers!r}")
+            raise TrackscopeError(f"workers (--workers) must be a whole number of at least 1, got {workers!r}")
         return min(workers, max(n_items, 1))
     if gpu_aware:
         try:

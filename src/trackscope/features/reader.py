@@ -65,7 +65,9 @@ class FeatureStore:
         """The descriptor table (Parquet, or the CSV copy): path, sha256 and one column per descriptor."""
         frame = read_table(self.root, "descriptors")
         if frame is None:
-            raise TrackscopeError("the store has no descriptors (extract with --what descriptors)", path=self.root)
+            raise TrackscopeError(
+                "the store has no descriptors (extract with what=['descriptors'], --what descriptors)", path=self.root
+            )
         return frame
 
     def failures(self) -> pd.DataFrame:
@@ -97,7 +99,9 @@ class FeatureStore:
             raise TrackscopeError("not in the feature store", path=key_s)
         path, sha, mel_file = hit
         if not isinstance(mel_file, str) or not mel_file:
-            raise TrackscopeError("the store holds no mel spectrogram for it (extract with --what mel)", path=key_s)
+            raise TrackscopeError(
+                "the store holds no mel spectrogram for it (extract with what=['mel'], --what mel)", path=key_s
+            )
         return path, sha, self.root / mel_file
 
     def mel(self, key: str | os.PathLike, *, frames: int | None = None) -> np.ndarray:

@@ -125,7 +125,7 @@ def extract(
     what = tuple(dict.fromkeys(w.strip().lower() for w in what))
     bad = [w for w in what if w not in WHAT]
     if bad or not what:
-        raise TrackscopeError(f"--what must be a list of {', '.join(WHAT)}; got {', '.join(bad) or 'nothing'}")
+        raise TrackscopeError(f"what (--what) must be a list of {', '.join(WHAT)}; got {', '.join(bad) or 'nothing'}")
     from trackscope._workers import choose_workers
 
     choose_workers(workers, 1)  # validates: a whole number ≥ 1, or "auto"

@@ -109,13 +109,13 @@ def check_model_output(out: str | Path, *, overwrite: bool = False) -> Path:
         if not (out / MODEL_JSON).is_file():
             raise ModelError(
                 f"output folder exists, is not empty and is not a trackscope model folder (no {MODEL_JSON}); "
-                "choose another --out",
+                "choose another out (--out)",
                 path=out,
             )
         if not overwrite:
             raise ModelError(
-                "output folder already holds a model; give --overwrite to replace the model's own files "
-                "(other files in it are kept), or choose another --out",
+                "output folder already holds a model; give overwrite=True (--overwrite) to replace the model's own "
+                "files (other files in it are kept), or choose another out (--out)",
                 path=out,
             )
         _own_files(out)

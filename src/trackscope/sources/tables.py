@@ -223,13 +223,37 @@ def _read_raw(path: Path) -> tuple[Any, str]:
     raise TableError(f"unsupported table format {path.suffix!r} (use .csv, .tsv or .parquet)", path=path)
 
 
-def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
-    """Read a CSV or Parquet table of tracks with canonical column names.
+# What a table given as a pandas DataFrame is called in messages and metrics (it has no file).
+FRAME_PATH = "<DataFrame>"
+
+
+def is_frame(data: Any) -> bool:
+    """Whether ``data`` is a pandas DataFrame (without importing pandas when it is a path)."""
+    return type(data).__module__.startswith("pandas") and hasattr(data, "columns") and hasattr(data, "iloc")
+
+
+def frame_sha256(frame: Any) -> str:
+    """A content hash of a DataFrame (column names and values, not its index): what ``sha256`` is for a file."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
+    try:
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    except TypeError:  # unhashable cells (lists, dicts): their text
+        digest.update(frame.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+def read_table(path: Any, *, dedupe: str | None = "id") -> Table:
+    """Read a CSV or Parquet table of tracks (or take a pandas DataFrame) with canonical column names.
 
     Parameters
     ----------
-    path : str or Path
-        ``.csv`` (comma, semicolon or tab separated), ``.tsv`` or ``.parquet``.
+    path : str, Path or pandas.DataFrame
+        ``.csv`` (comma, semicolon or tab separated), ``.tsv`` or ``.parquet``; or a DataFrame (copied, never
+        changed), whose rows are numbered by position and which is named ``<DataFrame>`` in messages.
     dedupe : str or None
         Drop rows whose value in this column (canonical name, default ``"id"``) repeats an earlier row; the count is
         ``stats["duplicates_dropped"]``. Ignored when the column is absent; None keeps every row.
@@ -241,13 +265,17 @@ def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
         ``rows_read``, ``duplicates_dropped``, ``missing_dropped`` (0 until :meth:`Table.require`), ``renamed``
         (original → canonical), ``index_columns_dropped``, ``format``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise TableError("no such file", path=path)
-    if path.is_dir():
-        raise TableError("is a folder, not a table file", path=path)
-    frame, fmt = _read_raw(path)
-    if fmt == "parquet" and frame.index.name is not None:  # a named index saved by pandas is a real column
+    digest = None
+    if is_frame(path):
+        frame, fmt, digest, path = path.copy(), "dataframe", frame_sha256(path), Path(FRAME_PATH)
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise TableError("no such file", path=path)
+        if path.is_dir():
+            raise TableError("is a folder, not a table file", path=path)
+        frame, fmt = _read_raw(path)
+    if fmt in ("parquet", "dataframe") and frame.index.name is not None:  # a named index is a real column
         frame = frame.reset_index()
     rows_read = len(frame)
     if rows_read == 0:
@@ -295,4 +323,4 @@ def read_table(path: str | Path, *, dedupe: str | None = "id") -> Table:
         "format": fmt,
         "dedupe_column": normalize_name(dedupe) if dedupe is not None else None,
     }
-    return Table(frame=frame, path=path, sha256=file_sha256(path), stats=stats)
+    return Table(frame=frame, path=path, sha256=digest or file_sha256(path), stats=stats)

@@ -94,12 +94,12 @@ def analyze(
         pop = load_model_dir(popularity_model)
         if pop.task != "popularity" or pop.input != "audio":
             raise TrackscopeError(
-                f"--popularity-model must be a popularity model trained on audio (this one: {pop.task} from "
-                f"{pop.input}); train one with: trackscope train popularity --audio DIR --labels FILE",
+                f"popularity_model (--popularity-model) must be a popularity model trained on audio (this one: "
+                f"{pop.task} from {pop.input}); train one with: trackscope train popularity --audio DIR --labels FILE",
                 path=pop.path,
             )
     if md.task != "mood" or md.input != "audio":
-        raise TrackscopeError("the mood model must be an audio mood model (e.g. builtin:mood)", path=md.path)
+        raise TrackscopeError("mood_model (--mood-model) must be an audio mood model (e.g. builtin:mood)", path=md.path)
     from trackscope._workers import choose_workers, run_in_workers
 
     n_workers = choose_workers(workers, len(files))

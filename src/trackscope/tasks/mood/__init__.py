@@ -20,7 +20,7 @@ from trackscope.tasks.results import Explanation, TrainedModel
 
 def train(
     *,
-    data: str | Path | None = None,
+    data: Any = None,
     audio: str | Path | None = None,
     labels: str | Path | None = None,
     id_column: str | None = None,
@@ -30,14 +30,21 @@ def train(
     seed: int = 42,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
-    **options: Any,
+    features: Sequence[str] | None = None,
+    test_size: float = 0.33,
+    scaler: str | None = None,
+    dedupe: str | None = "id",
+    folds: int = 5,
 ) -> TrainedModel:
-    """Train a mood model from a table (``data``; options ``features``, ``test_size``, ``scaler``, ``dedupe``: see
-    :func:`trackscope.tasks.mood.table.train`) or from labelled audio (``audio`` + ``labels``; options ``folds``:
-    see :func:`trackscope.tasks.mood.audio.train`)."""
+    """Train a mood model from a table (``data``: a CSV/Parquet path or a pandas DataFrame; ``features``,
+    ``test_size``, ``scaler``, ``dedupe`` apply to it: see :func:`trackscope.tasks.mood.table.train`) or from
+    labelled audio (``audio`` + ``labels``; ``folds``, ``id_column`` and ``workers`` apply to it: see
+    :func:`trackscope.tasks.mood.audio.train`). Settings of the other kind of input are ignored."""
     if audio is not None:
         from trackscope.tasks.mood import audio as mood_audio
 
+        if labels is None:
+            raise TrackscopeError("audio training needs labels: a CSV naming each clip's mood (labels=, --labels)")
         return mood_audio.train(
             audio=audio,
             labels=labels,
@@ -46,16 +53,28 @@ def train(
             group_column=group_column,
             models=models,
             seed=seed,
+            folds=folds,
             progress=progress,
             workers=workers,
-            **options,
         )
     if data is None:
-        raise TrackscopeError("give a table (--data FILE) or an audio folder (--audio DIR --labels FILE)")
+        raise TrackscopeError(
+            "give a table (data=, --data FILE) or an audio folder with labels (audio= and labels=, --audio DIR "
+            "--labels FILE)"
+        )
     from trackscope.tasks.mood import table
 
     return table.train(
-        data=data, label=label, group_column=group_column, models=models, seed=seed, progress=progress, **options
+        data=data,
+        label=label,
+        features=features,
+        test_size=test_size,
+        seed=seed,
+        models=models,
+        progress=progress,
+        group_column=group_column,
+        scaler=scaler,
+        dedupe=dedupe,
     )
 
 
@@ -69,16 +88,37 @@ def _module(md: Any) -> Any:
     return table
 
 
-def evaluate(md: Any, **options: Any) -> dict[str, Any]:
-    """Score a saved mood model on another labelled table (``data``) or audio folder (``audio`` + ``labels``)."""
-    return _module(md).evaluate(md, **options)
+def evaluate(
+    md: Any,
+    *,
+    data: Any = None,
+    audio: str | Path | None = None,
+    labels: str | Path | None = None,
+    id_column: str | None = None,
+    label: str | None = None,
+    label_map: str | dict[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score a saved mood model on another labelled table (``data``: a path or a DataFrame) or audio folder
+    (``audio`` + ``labels``, with ``id_column``); ``label`` names the label column, ``label_map`` renames labels
+    (``"calm=Relaxing,sad=Dark"`` or a dict)."""
+    if md.input == "audio":
+        return _module(md).evaluate(
+            md, audio=audio, labels=labels, id_column=id_column, label=label, label_map=label_map, progress=progress
+        )
+    return _module(md).evaluate(md, data=data, label=label, label_map=label_map)
 
 
-def predict(md: Any, **options: Any) -> Any:
-    """Mood and class probabilities for every table row (``data``) or song (``songs``), as a pandas DataFrame."""
-    return _module(md).predict(md, **options)
+def predict(md: Any, *, data: Any = None, songs: Sequence[str | Path] | None = None) -> Any:
+    """Mood and class probabilities for every table row (``data``: a path or a DataFrame) or song (``songs``:
+    audio files or folders), as a pandas DataFrame."""
+    if md.input == "audio":
+        return _module(md).predict(md, songs=songs)
+    return _module(md).predict(md, data=data)
 
 
-def explain(md: Any, **options: Any) -> Explanation:
-    """Why a saved mood model gives a table row (``data``, ``row``) or a song (``song``) its mood."""
-    return _module(md).explain(md, **options)
+def explain(md: Any, *, data: Any = None, row: int | None = None, song: str | Path | None = None) -> Explanation:
+    """Why a saved mood model gives a table row (``data``, ``row``: 0 when None) or a song (``song``) its mood."""
+    if md.input == "audio":
+        return _module(md).explain(md, song=song)
+    return _module(md).explain(md, data=data, row=0 if row is None else int(row))

@@ -88,7 +88,6 @@ def train(
     folds: int = 5,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
-    **_: Any,
 ) -> TrainedModel:
     """Train a mood model on labelled audio; returns the chosen pipeline (refitted on every clip), its novelty
     arrays and the metrics (:mod:`trackscope.report.mood_audio` writes the folder). Clip features not yet cached are
@@ -294,16 +293,17 @@ def evaluate(
     labels: str | Path | None = None,
     id_column: str | None = None,
     label: str | None = None,
-    label_map: str | None = None,
+    label_map: str | dict[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
-    **_: Any,
 ) -> dict[str, Any]:
     from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
     from trackscope.features.song import clip_matrix, clip_proba
     from trackscope.sources.audio_dirs import find_labelled_audio
 
     if audio is None or labels is None:
-        raise TrackscopeError("an audio mood model is evaluated with --audio DIR --labels FILE")
+        raise TrackscopeError(
+            "an audio mood model is evaluated on labelled audio: give audio= and labels= (--audio DIR --labels FILE)"
+        )
     pipeline, classes, config = _load(md)
     id_column = id_column or md.meta.get("id_column", "song_id")
     label = label or md.meta.get("label", "quadrant")
@@ -311,7 +311,7 @@ def evaluate(
     try:
         mapping = parse_label_map(label_map)
     except ValueError as err:
-        raise TrackscopeError(f"--label-map: {err}") from None
+        raise TrackscopeError(f"label_map (--label-map): {err}") from None
     mapped = match_labels(data.labels, classes, mapping)
     keep = [i for i, m in enumerate(mapped) if m is not None]
     excluded = len(mapped) - len(keep)
@@ -339,7 +339,7 @@ def evaluate(
     return result
 
 
-def predict(md: Any, *, songs: Sequence[str | Path] | None = None, **_: Any) -> Any:
+def predict(md: Any, *, songs: Sequence[str | Path] | None = None) -> Any:
     """Mood per song (whole song: 30-s windows averaged), with probabilities, arousal and valence."""
     import pandas as pd
 
@@ -390,14 +390,16 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
     return {"song": song, "windows": windows, "features": sf}
 
 
-def explain(md: Any, *, song: str | Path | None = None, **_: Any) -> Explanation:
+def explain(md: Any, *, song: str | Path | None = None) -> Explanation:
     """Why a song gets its mood: the drop in the chosen mood's probability when one feature group (a musicnn layer
     statistic, or one descriptor) is set to its training mean — the table workflow's method, on audio features.
     Positive effects push towards the mood. Also returns the mood of every 30-s window."""
     import numpy as np
 
     if song is None:
-        raise TrackscopeError("an audio mood model explains an audio file: trackscope explain MODEL SONG", path=md.path)
+        raise TrackscopeError(
+            "an audio mood model explains an audio file: give song= (trackscope explain MODEL SONG)", path=md.path
+        )
     pipeline, classes, _ = _load(md)
     res = predict_song(md, song)
     sf = res["features"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from trackscope.constants import SPOTIFY_FEATURES
@@ -25,7 +24,7 @@ LEARNING_SIZES = (0.25, 0.5, 0.75, 1.0)
 
 def train(
     *,
-    data: str | Path,
+    data: Any,
     label: str | None = None,
     features: Sequence[str] | None = None,
     test_size: float = 0.33,
@@ -40,8 +39,8 @@ def train(
 
     Parameters
     ----------
-    data : path
-        CSV or Parquet table with the features and a label column.
+    data : path or pandas.DataFrame
+        CSV or Parquet table (or a DataFrame) with the features and a label column.
     label : str
         Label column (default ``mood``).
     features : sequence of str, optional
@@ -80,7 +79,7 @@ def train(
     if scaler not in SCALERS:
         raise TrackscopeError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}")
     if not 0.0 < float(test_size) < 1.0:
-        raise TrackscopeError(f"--test-size must be between 0 and 1, got {test_size}")
+        raise TrackscopeError(f"test_size (--test-size) must be between 0 and 1, got {test_size}")
     table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)
     X, y = table.X(), table.y()  # noqa: N806
     groups = None
@@ -100,7 +99,7 @@ def train(
     if too_few:
         raise TableError(
             f"{CV_FOLDS}-fold cross-validation needs at least {CV_FOLDS} training rows per class; too few: "
-            f"{', '.join(too_few)} — add rows or lower --test-size",
+            f"{', '.join(too_few)} — add rows or lower test_size (--test-size)",
             path=table.path,
         )
     cv = cv_splitter(y[tr], n_splits=CV_FOLDS, seed=seed, grouped=groups is not None)
@@ -282,10 +281,9 @@ def _model(md: Any) -> tuple[Any, list[str], list[str], str]:
 def evaluate(
     md: Any,
     *,
-    data: str | Path | None = None,
+    data: Any = None,
     label: str | None = None,
     label_map: str | dict[str, str] | None = None,
-    **options: Any,
 ) -> dict[str, Any]:
     """Score a saved mood model on another labelled table.
 
@@ -296,7 +294,7 @@ def evaluate(
     lacks are left out of ``per_class`` and named in ``absent_classes``.
     """
     if data is None:
-        raise TrackscopeError("a table mood model is evaluated on a table: give --data FILE", path=md.path)
+        raise TrackscopeError("a table mood model is evaluated on a table: give data= (--data FILE)", path=md.path)
     import numpy as np
 
     from trackscope.evaluation import classification_metrics, match_labels, parse_label_map
@@ -306,7 +304,7 @@ def evaluate(
     try:
         mapping = parse_label_map(label_map)
     except ValueError as err:
-        raise TrackscopeError(f"--label-map: {err}") from None
+        raise TrackscopeError(f"label_map (--label-map): {err}") from None
     table = read_table(data).require(features, label or model_label, min_per_class=None)
     raw = table.y()
     matched = np.array(match_labels(raw, classes, mapping), dtype=object)
@@ -317,8 +315,8 @@ def evaluate(
     if not keep.any():
         raise TableError(
             f"no label in column {table.label!r} matches the model's classes {classes} "
-            f'(found {sorted(excluded_labels)}); map them with --label-map, e.g. "{next(iter(excluded_labels))}='
-            f'{classes[0]}"',
+            f"(found {sorted(excluded_labels)}); map them with label_map (--label-map), e.g. "
+            f'"{next(iter(excluded_labels))}={classes[0]}"',
             path=table.path,
         )
     x = table.X()[keep]
@@ -348,14 +346,14 @@ def evaluate(
     return result
 
 
-def predict(md: Any, *, data: str | Path | None = None, **options: Any) -> Any:
+def predict(md: Any, *, data: Any = None) -> Any:
     """Mood and class probabilities for every row of a table (a pandas DataFrame).
 
     Identifying columns (``id``, ``name``, ``artist``) are kept; rows with a missing feature are skipped and counted
     in ``frame.attrs["missing_dropped"]``.
     """
     if data is None:
-        raise TrackscopeError("a table mood model predicts from a table: give --data FILE", path=md.path)
+        raise TrackscopeError("a table mood model predicts from a table: give data= (--data FILE)", path=md.path)
     import numpy as np
     import pandas as pd
 
@@ -377,14 +375,16 @@ def predict(md: Any, *, data: str | Path | None = None, **options: Any) -> Any:
     return out
 
 
-def explain(md: Any, *, data: str | Path | None = None, row: int = 0, **options: Any) -> Explanation:
+def explain(md: Any, *, data: Any = None, row: int = 0) -> Explanation:
     """Why the model gives row ``row`` (0 = first data row) of ``data`` its mood.
 
     Each feature's effect is the drop in the predicted mood's probability when that feature alone is set to its
     training mean (positive: the feature pushes towards this mood); :mod:`trackscope.report.mood` draws them.
     """
     if data is None:
-        raise TrackscopeError("a table mood model explains a table row: give --data FILE and --row N", path=md.path)
+        raise TrackscopeError(
+            "a table mood model explains a table row: give data= and row= (--data FILE --row N)", path=md.path
+        )
     import numpy as np
 
     from trackscope.sources.tables import read_table
@@ -392,7 +392,9 @@ def explain(md: Any, *, data: str | Path | None = None, row: int = 0, **options:
     pipe, features, classes, _ = _model(md)
     table = read_table(data, dedupe=None).require(features, None)
     if row not in table.frame.index:
-        raise TableError(f"row {row} is not in the table (or has missing values); rows 0–{len(table) - 1}", path=data)
+        raise TableError(
+            f"row {row} is not in the table (or has missing values); rows 0–{len(table) - 1}", path=table.path
+        )
     x = table.frame.loc[[row], features].to_numpy(dtype=float)
     means = np.array([md.meta["feature_means"][f] for f in features])
     sds = np.array([md.meta["feature_sds"][f] for f in features])

@@ -41,7 +41,10 @@ def labelled_clips(audio: Any, labels: Any, *, id_column: str | None, target: st
             default=None,
         )
         if best is None:
-            raise TrackscopeError("the label file has no column naming the audio files; use --id-column", path=labels)
+            raise TrackscopeError(
+                "the label file has no column naming the audio files; name it with id_column= (--id-column)",
+                path=labels,
+            )
         id_column = best
     found = find_labelled_audio(audio, labels, id_column=id_column, label=target, group_column=group_column)
     try:
@@ -248,7 +251,7 @@ def _probabilities(md: Any, paths: Sequence[Path]) -> tuple[np.ndarray, list[int
     return p, ok, bad
 
 
-def evaluate_audio(md: Any, *, audio: Any, labels: Any, id_column: str | None = None, target: str | None = None, **_):
+def evaluate_audio(md: Any, *, audio: Any, labels: Any, id_column: str | None = None, target: str | None = None):
     """Accuracy and ROC-AUC of a saved audio model on a labelled folder (the model's threshold applies)."""
     from trackscope.models.training import roc_auc
 
@@ -290,7 +293,7 @@ def predict_audio(md: Any, *, songs: Sequence[Any]) -> Any:
     return out
 
 
-def explain_audio(md: Any, *, song: Any, **_: Any) -> Any:
+def explain_audio(md: Any, *, song: Any) -> Any:
     """Occlusion over the song's mel spectrogram (:func:`trackscope.tasks.popularity.explain.occlusion`)."""
     from trackscope.tasks.popularity.explain import occlusion
 

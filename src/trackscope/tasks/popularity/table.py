@@ -98,7 +98,7 @@ def load_table(data: Any, *, target: str, features: Sequence[str] | None, metada
     if target_c not in table.frame.columns:
         raise TableError(
             f"no popularity column {target!r} (columns: {', '.join(map(str, table.frame.columns))}); "
-            "name it with --target",
+            "name it with target= (--target)",
             path=table.path,
         )
     deduped, counts = msplits.dedupe(table.frame, target=target_c)
@@ -171,16 +171,16 @@ def train_table(
     if len(frame) < MIN_ROWS:
         raise TableError(
             f"{len(frame)} usable rows after dedupe; a 75/15/10 train/test/holdout split needs at least {MIN_ROWS}",
-            path=data,
+            path=info["path"],
         )
     splits = msplits.split_indices(len(frame), seed=seed, groups=groups)
     try:
         cut, th_info = msplits.resolve_threshold(threshold, scores[splits["train"]])
     except ValueError as err:
-        raise TableError(str(err), path=data) from None
+        raise TableError(str(err), path=info["path"]) from None
     y = (scores >= cut).astype(int)
     if len(np.unique(y[splits["train"]])) < 2:
-        raise TableError(f"threshold {cut:g} puts every training row in one class; choose another", path=data)
+        raise TableError(f"threshold {cut:g} puts every training row in one class; choose another", path=info["path"])
 
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[str, Any] = {}
@@ -266,7 +266,7 @@ def _open_table(md: Any, data: Any, *, dedupe: bool, target: str | None = None):
     return table, x[md.meta["columns"]], counts
 
 
-def evaluate_table(md: Any, *, data: Any, target: str | None = None, **_: Any) -> dict[str, Any]:
+def evaluate_table(md: Any, *, data: Any, target: str | None = None) -> dict[str, Any]:
     """Accuracy and ROC-AUC of a saved table model on another table (deduped the same way)."""
     import pandas as pd
 
@@ -278,7 +278,7 @@ def evaluate_table(md: Any, *, data: Any, target: str | None = None, **_: Any) -
     scores = pd.to_numeric(table.frame[normalize_name(target)], errors="coerce").to_numpy(dtype=float)
     keep = np.isfinite(scores) & x[md.meta["features"]].notna().all(axis=1).to_numpy()
     if not keep.any():
-        raise TableError("no rows with a popularity score and every audio feature", path=data)
+        raise TableError("no rows with a popularity score and every audio feature", path=table.path)
     y = (scores[keep] >= md.meta["threshold"]).astype(int)
     p = md.load_sklearn("pipeline").predict_proba(x[keep])[:, 1]
     return {
@@ -294,7 +294,7 @@ def evaluate_table(md: Any, *, data: Any, target: str | None = None, **_: Any) -
     }
 
 
-def predict_table(md: Any, *, data: Any, **_: Any) -> Any:
+def predict_table(md: Any, *, data: Any) -> Any:
     """Hit probability of every row, best first (rows with missing features are imputed, as in training)."""
     table, x, _ = _open_table(md, data, dedupe=False)
     p = md.load_sklearn("pipeline").predict_proba(x)[:, 1]
@@ -307,7 +307,7 @@ def predict_table(md: Any, *, data: Any, **_: Any) -> Any:
     return out
 
 
-def explain_table(md: Any, *, data: Any, row: int | None = None, **_: Any) -> Explanation:
+def explain_table(md: Any, *, data: Any, row: int | None = None) -> Explanation:
     """Which features push one row's hit probability up or down.
 
     Each feature's contribution is the probability of the row minus the probability with that feature set to the
@@ -316,7 +316,7 @@ def explain_table(md: Any, *, data: Any, row: int | None = None, **_: Any) -> Ex
     table, x, _ = _open_table(md, data, dedupe=False)
     row = 0 if row is None else int(row)
     if not 0 <= row < len(x):
-        raise TableError(f"row {row} is out of range (the table has {len(x)} rows, counted from 0)", path=data)
+        raise TableError(f"row {row} is out of range (the table has {len(x)} rows, counted from 0)", path=table.path)
     model = md.load_sklearn("pipeline")
     base = x.iloc[[row]]
     p = float(model.predict_proba(base)[:, 1][0])
