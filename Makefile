@@ -19,7 +19,8 @@ LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 .PHONY: demo test lint venv clean bench lock check-lock
 
-# Installs exactly the hash-pinned lock, then the project itself without dependencies.
+# Installs exactly the hash-pinned lock (dependencies and the dev and ray extras: CI tests `--engine ray`), then
+# the project itself without dependencies.
 $(STAMP): $(LOCK) pyproject.toml tools/check_lock.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python tools/check_lock.py
@@ -48,13 +49,13 @@ lint: $(STAMP)
 check-lock:
 	$(PY) tools/check_lock.py
 
-# Refreshes requirements.lock from pyproject.toml (dependencies + the dev extra): keeps every pin that still fits;
-# `make lock UPGRADE=1` moves everything to the newest releases.
+# Refreshes requirements.lock from pyproject.toml (dependencies + the dev and ray extras): keeps every pin that
+# still fits; `make lock UPGRADE=1` moves everything to the newest releases.
 lock:
 	test -f $(LOCK_TOOL)/.uv-$(UV_VERSION) || { rm -rf $(LOCK_TOOL) && $(PY) -m venv $(LOCK_TOOL) \
 		&& $(LOCK_TOOL)/bin/pip install -q uv==$(UV_VERSION) && touch $(LOCK_TOOL)/.uv-$(UV_VERSION); }
 	printf '%s\n' '$(TORCH_CPU)' > $(LOCK_TOOL)/torch-cpu.txt
-	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes $(LOCK_TARGET) \
+	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --extra ray --generate-hashes $(LOCK_TARGET) \
 		--find-links $(if $(TORCH_LOCAL),/opt/wheels,$(TORCH_PAGE)) --constraint $(LOCK_TOOL)/torch-cpu.txt \
 		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) --output-file $(LOCK) >/dev/null
 	$(PY) tools/check_lock.py --stamp --generator 'uv $(UV_VERSION)'

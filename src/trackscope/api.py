@@ -266,15 +266,27 @@ def extract(
     sr: int = SAMPLE_RATE,
     mel_window: float | None = 30.0,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> dict[str, Any]:
     """Mel spectrograms and descriptors of audio files into a resumable feature store; returns the summary.
     See :func:`trackscope.features.store.extract` (``mel_window``: seconds of the centre kept, None the whole
-    song)."""
+    song; ``engine="ray"``: on a Ray cluster, ``ray_address`` "auto" or ``HOST:PORT``, the same store)."""
     from trackscope._atomic import check_output_folder
     from trackscope.features.store import extract as _extract
 
     check_output_folder(out)  # before any work
-    return _extract(paths, out, what=what, workers=workers, sr=sr, mel_window=mel_window, progress=progress)
+    return _extract(
+        paths,
+        out,
+        what=what,
+        workers=workers,
+        sr=sr,
+        mel_window=mel_window,
+        progress=progress,
+        engine=engine,
+        ray_address=ray_address,
+    )
 
 
 def describe(
@@ -296,6 +308,8 @@ def analyze(
     popularity_model: str | Path | Model | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> dict[str, Any]:
     """The main job as a dictionary (what ``trackscope analyze --json`` prints and ``analysis.json`` holds):
     :func:`analyze_songs` with the same parameters, then :meth:`Analysis.to_dict`."""
@@ -307,6 +321,8 @@ def analyze(
         popularity_model=popularity_model,
         progress=progress,
         workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     ).to_dict()
 
 
@@ -319,6 +335,8 @@ def analyze_songs(
     popularity_model: str | Path | Model | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> Analysis:
     """The main job (``trackscope.analyze``): mood, arousal/valence, tempo, key, loudness, tags (and hit potential)
     of songs, with their 30-s windows; returns an :class:`Analysis`.
@@ -329,7 +347,9 @@ def analyze_songs(
     ``progress``: a ``(done, total)`` callback; ``workers``: songs analysed side by side, one process each
     (``"auto"`` chooses; call it under ``if __name__ == "__main__":`` then). With ``out``, checked before any work,
     :meth:`Analysis.write` writes ``analysis.csv``, ``analysis.json`` and (unless not ``report``) ``report.html``
-    there; their paths are the result's ``outputs``. See :func:`trackscope.tasks.analyze.analyze`."""
+    there; their paths are the result's ``outputs``. ``engine="ray"``: the songs are analysed on a Ray cluster
+    (``ray_address``: "auto" joins a running one or starts a local one, or ``HOST:PORT``); the same results.
+    See :func:`trackscope.tasks.analyze.analyze`."""
     from trackscope.tasks.analyze import analyze as _analyze
 
     if isinstance(paths, str | os.PathLike):
@@ -352,6 +372,8 @@ def analyze_songs(
         progress=progress,
         workers=workers,
         draw=draw,
+        engine=engine,
+        ray_address=ray_address,
     )
     analysis = Analysis(done.result, done.figures)
     if out is not None:

@@ -28,6 +28,18 @@ def analyze(
         help="Songs analysed side by side, one process each (default: one per core up to 4, for batches of 3+ "
         "songs per worker; 1 with a GPU).",
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="Where the work runs: local (processes here) or ray (a Ray cluster; needs the extra: "
+        "pip install 'trackscope[ray]').",
+    ),
+    ray_address: str = typer.Option(
+        "auto",
+        "--ray-address",
+        help="With --engine ray: the cluster (HOST:PORT, ray://HOST:PORT), or auto: a running "
+        "one, else a local one for this job.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
@@ -38,6 +50,10 @@ def analyze(
 
     if out is not None:  # fail fast on outputs that cannot be written, not after the whole batch
         check_analyze_output(out, report=not no_report)
+    if engine != "local":
+        from trackscope._ray import check_engine
+
+        check_engine(engine)  # before any work: "needs Ray: pip install ..." (exit 2)
     n_files = count_inputs(paths)  # the inputs checked before the bar shows
     model = load_model_dir(mood_model)  # fail fast on a bad model, before any progress output
     with progress_bar("Analysing", enabled=not as_json) as progress:
@@ -50,6 +66,8 @@ def analyze(
             progress=progress,
             report=not no_report,
             workers="auto" if workers is None else workers,
+            engine=engine,
+            ray_address=ray_address,
         )
     if as_json:
         emit_json(result)

@@ -23,6 +23,18 @@ def extract(
     mel_window: float = typer.Option(
         30.0, "--mel-window", min=0.0, help="Seconds of mel from the centre of each song (0 = whole song)."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="Where the work runs: local (processes here) or ray (a Ray cluster; needs the extra: "
+        "pip install 'trackscope[ray]').",
+    ),
+    ray_address: str = typer.Option(
+        "auto",
+        "--ray-address",
+        help="With --engine ray: the cluster (HOST:PORT, ray://HOST:PORT), or auto: a running "
+        "one, else a local one for this job.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
 ) -> None:
     """Compute each file's features once into a store: descriptors (tempo, key, loudness, spectral statistics,
@@ -34,9 +46,21 @@ def extract(
     from trackscope import api
 
     kinds = split_list(what) or []
+    if engine != "local":
+        from trackscope._ray import check_engine
+
+        check_engine(engine)  # before the bar: "needs Ray: pip install ..." (exit 2)
     with progress_bar("Extracting", enabled=not as_json) as update:
         summary = api.extract(
-            paths, out, what=kinds, workers=workers or "auto", sr=sr, mel_window=mel_window, progress=update
+            paths,
+            out,
+            what=kinds,
+            workers=workers or "auto",
+            sr=sr,
+            mel_window=mel_window,
+            progress=update,
+            engine=engine,
+            ray_address=ray_address,
         )
     if as_json:
         emit_json(summary)

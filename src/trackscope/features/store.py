@@ -110,6 +110,8 @@ def extract(
     sr: int = SAMPLE_RATE,
     mel_window: float | None = MEL_WINDOW,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> dict[str, Any]:
     """Compute mel spectrograms and/or descriptors for every audio file under ``paths`` into the store ``out``.
 
@@ -117,7 +119,9 @@ def extract(
     and never stop the batch. ``workers > 1`` uses that many processes of one thread each, ``"auto"`` one per core
     (see :func:`trackscope._workers.choose_workers`; call from under an ``if __name__ == "__main__":`` guard in
     scripts). ``mel_window`` seconds from the centre of each song (None or 0:
-    the whole song). Returns a summary: files, done, cached, failed, seconds, store, what, failures (first 20).
+    the whole song). ``engine="ray"``: the missing entries are computed on a Ray cluster (``ray_address``; "auto"
+    joins a running one or starts a local one; see :mod:`trackscope._ray`) and written here: the same store.
+    Returns a summary: files, done, cached, failed, seconds, store, what, failures (first 20).
     """
     t0 = time.perf_counter()
     if isinstance(paths, str | os.PathLike):
@@ -129,6 +133,9 @@ def extract(
     from trackscope._workers import choose_workers
 
     choose_workers(workers, 1)  # validates: a whole number ≥ 1, or "auto"
+    from trackscope._ray import check_engine
+
+    check_engine(engine)  # "local" or "ray" (and Ray installed)
     if sr < 1000:
         raise TrackscopeError(f"sample rate {sr} Hz is too low (use e.g. 22050)")
     root = Path(out)
@@ -224,7 +231,12 @@ def extract(
             progress(min(done_count[0], total), total)
 
     workers = choose_workers(workers, len(jobs), gpu_aware=False)
-    _run_jobs(list(jobs.values()), workers, on_result)
+    if engine == "ray":
+        from trackscope.features.ray_extract import run_jobs_on_ray
+
+        run_jobs_on_ray(list(jobs.values()), on_result, address=ray_address)
+    else:
+        _run_jobs(list(jobs.values()), workers, on_result)
 
     for path in list(rows):
         sha = rows[path]["sha256"]

@@ -74,6 +74,8 @@ def analyze(
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
     draw: Draw | None = None,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> Analysis:
     """Analyse songs; ``result`` is ``{"n", "mood_model", "classes", "songs": [...], "failures": [...]}``.
 
@@ -81,10 +83,14 @@ def analyze(
     :func:`trackscope._workers.choose_workers`), 1 analyses in this process. Results come back in input order
     either way. ``draw``: with workers, each also draws its songs' report pictures with it (decoding the audio
     again is most of that work) and they come back in ``figures``; in one process the report draws them itself.
+    ``engine="ray"``: the songs are analysed on a Ray cluster (``ray_address``, see :mod:`trackscope._ray`) by the
+    same per-song function, pictures drawn there; the same result, in input order.
     """
+    from trackscope._ray import check_engine
     from trackscope.models.persist import ModelDir, load_model_dir
     from trackscope.sources.audio_dirs import walk_audio
 
+    check_engine(engine)
     files, failures = walk_audio(paths)
     failures = [{"path": p, "reason": r} for p, r in failures]
     if not files and not failures:
@@ -111,7 +117,11 @@ def analyze(
         if progress:
             progress(len(results), len(files))
 
-    if n_workers <= 1:
+    if engine == "ray":
+        from trackscope.tasks.ray_analyze import analyze_on_ray
+
+        analyze_on_ray(md.path, files, draw, done, address=ray_address)
+    elif n_workers <= 1:
         for i, f in enumerate(files):
             done(i, analyze_song(md, f))
     else:

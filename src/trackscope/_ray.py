@@ -1,0 +1,249 @@
+"""``--engine ray``: per-file work on a Ray cluster (Ray Data batch inference), results streamed to the driver.
+
+The driver lists the files (and, for ``extract``, hashes them and decides what is missing, exactly as the local
+engine does); :func:`map_files` then runs ``work(state, local_path, path, job)`` for each file in a pool of Ray
+actors (one CPU each, one GPU each where the cluster has GPUs). Each actor calls ``setup(*setup_args)`` once (loading
+musicnn and the mood head) and reads each file's bytes itself, from the local disk or from S3 (``s3://bucket/key``,
+through pyarrow), into a temporary file named like the original, so the very same per-file functions as the local
+engine decode it. Results come back to the driver as they finish, in any order; the caller writes them (the feature
+store, the analysis) — workers never write outputs.
+
+Failures: ``work`` never raises (a bad file is a result saying why). A worker process that dies (killed, out of
+memory, a decoder that crashes the process) is restarted by Ray and its batch retried; a file that was being
+worked on when its worker died :data:`MAX_CRASHES` times is reported as a failure instead of being tried again, and
+the rest of the batch goes on. The driver keeps one result per file, whatever the retries.
+
+Ray is optional (``pip install 'trackscope[ray]'``); importing this module does not import it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from trackscope.errors import TrackscopeError
+
+ENGINES = ("local", "ray")
+MAX_CRASHES = 2  # a file whose worker died this many times while working on it is a failure, not tried again
+LOOPBACK = "127.0.0.1"
+INSTALL_HINT = "--engine ray needs Ray: pip install 'trackscope[ray]' (or: pip install 'ray[data]')"
+
+Work = Callable[[Any, str, str, Any], Any]
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` as given when it is "local" or "ray" (and then Ray is importable); else a TrackscopeError."""
+    if engine not in ENGINES:
+        raise TrackscopeError(f"engine (--engine) must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+            import ray.data  # noqa: F401
+        except ImportError:
+            raise TrackscopeError(INSTALL_HINT) from None
+    return engine
+
+
+def is_s3(path: str | os.PathLike) -> bool:
+    return str(path).startswith("s3://")
+
+
+@contextmanager
+def connected(address: str | None = "auto") -> Iterator[None]:
+    """Ray, initialised: as it is when this process already joined a cluster; else ``address`` ("auto": a running
+    cluster if there is one — ``RAY_ADDRESS`` or one started with ``ray start`` on this machine — else a local one
+    started for this job and stopped after it)."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    kw: dict[str, Any] = {"log_to_driver": False, "logging_level": "warning", "configure_logging": True}
+    try:
+        if address in (None, "", "auto"):
+            try:
+                ray.init(address="auto", **kw)
+            except (ConnectionError, RuntimeError):
+                # a cluster of this machine alone: on loopback, nothing listening on the network
+                ray.init(include_dashboard=False, _node_ip_address=LOOPBACK, **kw)
+        else:
+            if _is_loopback(address):  # else Ray reaches it through the machine's network address
+                kw["_node_ip_address"] = LOOPBACK
+            ray.init(address=address, **kw)
+    except Exception as err:  # noqa: BLE001 — a wrong address is bad input, said in one line
+        raise TrackscopeError(f"cannot join the Ray cluster at {address!r}: {err}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def _cluster_slots() -> tuple[int, bool]:
+    """How many actors to run (one per CPU, or one per GPU where the cluster has GPUs) and whether GPUs are used."""
+    import ray
+
+    res = ray.cluster_resources()
+    gpus = int(res.get("GPU", 0))
+    if gpus:
+        return gpus, True
+    return max(1, int(res.get("CPU", 1))), False
+
+
+class _Ledger:
+    """Which files a worker started and never finished (its process died): counted across restarts."""
+
+    def __init__(self) -> None:
+        self.started: dict[int, int] = {}
+
+    def begin(self, key: int) -> int:
+        self.started[key] = self.started.get(key, 0) + 1
+        return self.started[key] - 1  # how many earlier attempts died
+
+    def end(self, key: int) -> None:
+        self.started.pop(key, None)
+
+
+def read_bytes(path: str) -> bytes:
+    """A file's bytes: a local path, or ``s3://bucket/key`` through pyarrow's S3 filesystem (credentials, region
+    and endpoint from the usual AWS variables; ``AWS_ENDPOINT_URL`` for S3-compatible stores)."""
+    if is_s3(path):
+        fs = _s3_filesystem()
+        with fs.open_input_stream(path[len("s3://") :]) as f:
+            return f.read()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _s3_filesystem() -> Any:
+    from pyarrow import fs
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    kw: dict[str, Any] = {}
+    if endpoint:
+        scheme, _, rest = endpoint.partition("://")
+        kw = {"endpoint_override": rest or scheme, "scheme": scheme if rest else "https"}
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        kw["region"] = region
+    return fs.S3FileSystem(**kw)
+
+
+def list_s3(uri: str, suffixes: Sequence[str]) -> list[str]:
+    """``s3://bucket/prefix/`` → its objects with one of ``suffixes`` (recursively, sorted); an object key as is."""
+    from pyarrow import fs
+
+    s3 = _s3_filesystem()
+    base = uri[len("s3://") :].rstrip("/")
+    info = s3.get_file_info(base)
+    if info.type == fs.FileType.File:
+        return [uri]
+    if info.type == fs.FileType.NotFound:
+        raise TrackscopeError("no such S3 object or prefix", path=uri)
+    found = s3.get_file_info(fs.FileSelector(base, recursive=True))
+    names = [i.path for i in found if i.type == fs.FileType.File and Path(i.path).suffix.lower() in suffixes]
+    return [f"s3://{p}" for p in sorted(names)]
+
+
+class _FileActor:
+    """One Ray Data actor: ``setup`` once, then ``work`` on each file of each batch it is handed."""
+
+    def __init__(self, work: Work, setup: Callable[..., Any] | None, setup_args: tuple, ledger: Any) -> None:
+        from trackscope._workers import init_single_thread
+
+        init_single_thread()  # one thread for torch and BLAS, as the local engine's workers: the same numbers
+        self.work, self.ledger = work, ledger
+        self.state = setup(*setup_args) if setup is not None else None
+        self.tmp = tempfile.mkdtemp(prefix="trackscope-ray-")
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+        import ray
+
+        keys, results = [], []
+        for key, path, job in zip(batch["key"], batch["path"], batch["job"], strict=True):
+            key, path = int(key), str(path)
+            crashed = ray.get(self.ledger.begin.remote(key))
+            if crashed >= MAX_CRASHES:
+                res: Any = {"__failure__": f"the worker process died {crashed} times while decoding or analysing it"}
+            else:
+                res = self._one(path, pickle.loads(job))
+            ray.get(self.ledger.end.remote(key))
+            keys.append(key)
+            results.append(pickle.dumps(res))
+        out = np.empty(len(results), dtype=object)
+        out[:] = results
+        return {"key": np.asarray(keys, dtype=np.int64), "result": out}
+
+    def _one(self, path: str, job: Any) -> Any:
+        folder = tempfile.mkdtemp(dir=self.tmp)
+        local = os.path.join(folder, os.path.basename(path.rstrip("/")) or "audio")
+        try:
+            try:
+                data = read_bytes(path)
+            except OSError as err:
+                return {"__failure__": f"cannot read the file ({getattr(err, 'strerror', None) or err})"}
+            with open(local, "wb") as f:
+                f.write(data)
+            del data
+            return self.work(self.state, local, path, job)
+        finally:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def map_files(
+    items: Sequence[tuple[str, Any]],
+    work: Work,
+    on_result: Callable[[int, Any], None],
+    *,
+    setup: Callable[..., Any] | None = None,
+    setup_args: tuple = (),
+    address: str | None = "auto",
+) -> None:
+    """``on_result(i, work(state, local_copy, path, job))`` for each ``(path, job)`` of ``items`` (``i`` its index),
+    on Ray, as results arrive (any order), exactly once each. ``work`` and ``setup`` must be importable module-level
+    functions. A file whose worker kept dying gets ``{"__failure__": reason}`` instead of a result."""
+    if not items:
+        return
+    check_engine("ray")
+    import numpy as np
+    import ray
+    import ray.data
+
+    with connected(address):
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # the caller's bar is fed from the results
+        ctx.print_on_execution_start = False
+        slots, gpu = _cluster_slots()
+        n_actors = max(1, min(slots, len(items)))
+        ledger = ray.remote(num_cpus=0)(_Ledger).remote()
+        rows = [{"key": i, "path": str(p), "job": pickle.dumps(job)} for i, (p, job) in enumerate(items)]
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+        ds = ds.map_batches(
+            _FileActor,
+            fn_constructor_args=(work, setup, tuple(setup_args), ledger),
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=n_actors),
+            num_cpus=0 if gpu else 1,
+            num_gpus=1 if gpu else 0,
+        )
+        seen: set[int] = set()
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
+            for key, blob in zip(np.asarray(batch["key"]).tolist(), batch["result"], strict=True):
+                if key in seen:  # a retried batch whose first result arrived too: once only
+                    continue
+                seen.add(key)
+                on_result(key, pickle.loads(blob))
+        ray.kill(ledger)

@@ -1,0 +1,209 @@
+"""``--engine ray`` (#13) on a real local Ray cluster (no mocking): the same feature store and the same analysis as
+the local engine, resumable, bad files reported, a killed worker's files done exactly once, loopback only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# Read when Ray is imported: without it Ray reaches its own node through the machine's network address even when told
+# 127.0.0.1 (the subprocesses get it too).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'trackscope[ray]')")
+pytest.importorskip("ray.data")
+
+from audio_synth import music_like, write  # noqa: E402
+from trackscope._ray import map_files  # noqa: E402
+from trackscope.features.reader import FeatureStore  # noqa: E402
+from trackscope.features.store import extract  # noqa: E402
+
+N_SONGS = 4
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU Ray cluster on loopback for this module, stopped after it; its GCS address."""
+    if ray.is_initialized():
+        ray.shutdown()
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ctx = ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        logging_level="warning",
+    )
+    # the test module's own helpers travel by value: the workers cannot import tests/
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield ctx.address_info["gcs_address"]
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("songs")
+    for i in range(N_SONGS):
+        write(d / f"song{i}.wav", music_like(6.0, seed=i))
+    (d / "notes.mp3").write_text("these are notes, not audio\n" * 40)
+    (d / "broken.wav").write_bytes(b"RIFF" + bytes(range(256)) * 12)
+    return d
+
+
+def _tables(store: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(store / f"{name}.csv") for name in ("index", "descriptors", "failures")}
+
+
+def test_extract_on_ray_makes_the_local_store(cluster, songs, tmp_path):
+    local = extract([songs], tmp_path / "local", workers=1)
+    seen: list[tuple[int, int]] = []
+    remote = extract([songs], tmp_path / "ray", engine="ray", progress=lambda d, t: seen.append((d, t)))
+    for key in ("done", "cached", "failed", "files"):
+        assert remote[key] == local[key], key
+    assert remote["done"] == N_SONGS and remote["failed"] == 2
+    assert seen[-1] == (N_SONGS + 2, N_SONGS + 2)  # the bar is fed by the job, to the end
+    a, b = _tables(tmp_path / "local"), _tables(tmp_path / "ray")
+    pd.testing.assert_frame_equal(a["descriptors"], b["descriptors"])  # the same numbers, the same order
+    pd.testing.assert_frame_equal(a["failures"], b["failures"])  # the same reasons
+    assert dict(zip(b["failures"].path.map(lambda p: Path(p).name), b["failures"].reason, strict=True)) == {
+        "broken.wav": "damaged or unsupported WAV file (soundfile: Format not recognised)",
+        "notes.mp3": "not an audio file: it holds text (soundfile: Format not recognised)",
+    }
+    pd.testing.assert_frame_equal(a["index"].drop(columns=[]), b["index"])
+    sa, sb = FeatureStore(tmp_path / "local"), FeatureStore(tmp_path / "ray")
+    for path in a["index"].path:
+        np.testing.assert_array_equal(sa.mel(path), sb.mel(path))  # float16 mels, bit for bit
+
+    again = extract([songs], tmp_path / "ray", engine="ray")  # resumable by content hash: nothing new
+    assert (again["done"], again["cached"], again["failed"]) == (0, N_SONGS, 2)
+    pd.testing.assert_frame_equal(_tables(tmp_path / "ray")["descriptors"], b["descriptors"])
+
+
+def test_analyze_on_ray_gives_the_local_analysis(cluster, songs):
+    from trackscope.tasks.analyze import analyze
+
+    local = analyze([songs], workers=1).result
+    remote = analyze([songs], engine="ray").result
+    assert [s["path"] for s in remote["songs"]] == [s["path"] for s in local["songs"]]
+    assert remote["failures"] == local["failures"] and len(remote["failures"]) == 2
+    for a, b in zip(local["songs"], remote["songs"], strict=True):
+        assert a["mood"] == b["mood"] and a["name"] == b["name"] and a["key"] == b["key"]
+        probs_a = [a[k] for k in a if k.startswith("p_")]
+        probs_b = [b[k] for k in b if k.startswith("p_")]
+        assert probs_a and np.allclose(probs_a, probs_b, rtol=0, atol=1e-6)
+        assert a["tempo"] == pytest.approx(b["tempo"]) and a["loudness_lufs"] == pytest.approx(b["loudness_lufs"])
+        assert [t["tag"] for t in a["top_tags"]] == [t["tag"] for t in b["top_tags"]]
+
+
+def _ray_workers() -> list[int]:
+    """PIDs of this session's Ray Data actors (their process title names the actor class)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"_FileActor" in title and b"MapWorker" in title:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_killed_worker_still_gives_every_file_exactly_once(cluster, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(8):
+        write(folder / f"clip{i}.wav", music_like(4.0, seed=10 + i))
+    killed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done >= 1 and not killed:  # mid-job: the first result is in, others are being computed
+            pids = _ray_workers()
+            assert pids, "no Ray Data worker found to kill"
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    out = extract([folder], tmp_path / "store", engine="ray", progress=progress)
+    assert killed
+    assert (out["done"], out["failed"]) == (8, 0)
+    index = pd.read_csv(tmp_path / "store" / "index.csv")
+    assert sorted(Path(p).name for p in index.path) == [f"clip{i}.wav" for i in range(8)]  # each exactly once
+    reference = extract([folder], tmp_path / "local", workers=1)
+    assert reference["done"] == 8
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "local" / "descriptors.csv"), pd.read_csv(tmp_path / "store" / "descriptors.csv")
+    )
+
+
+def _crash_on_poison(_state, local_path: str, path: str, job):
+    """A decoder that takes its whole process down on one file (as a segfault would)."""
+    if Path(path).name == "poison.wav":
+        os._exit(139)
+    return {"name": Path(path).name, "size": os.path.getsize(local_path)}
+
+
+def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(cluster, tmp_path):
+    names = ["a.wav", "poison.wav", "b.wav", "c.wav"]
+    for n in names:
+        (tmp_path / n).write_bytes(n.encode() * 10)
+    results: dict[int, object] = {}
+
+    def arrived(i: int, res: object) -> None:
+        assert i not in results  # exactly once
+        results[i] = res
+
+    map_files([(str(tmp_path / n), None) for n in names], _crash_on_poison, arrived)
+    assert sorted(results) == [0, 1, 2, 3]
+    assert results[1] == {"__failure__": "the worker process died 2 times while decoding or analysing it"}
+    assert results[0] == {"name": "a.wav", "size": 50} and results[3] == {"name": "c.wav", "size": 50}
+
+
+def test_cli_extract_joins_the_cluster_by_address_and_stays_on_loopback(cluster, songs, tmp_path):
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "trackscope", "extract", str(songs), "--out", str(tmp_path / "s"), "--json"]
+    proc = subprocess.Popen(
+        [*cmd, "--engine", "ray", "--ray-address", cluster], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    peers: set[str] = set()
+    while proc.poll() is None:  # every TCP connection of the machine while the job runs, and its process
+        peers |= _tcp_peers()
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    summary = json.loads(out)
+    assert (summary["done"], summary["failed"]) == (N_SONGS, 2)
+    ours = {p for p in peers if "ray" in p or "python" in p or "gcs_server" in p}  # the cluster's and the CLI's
+    assert ours and all(p.startswith(("127.", "[::1]", "[::ffff:127.")) for p in ours), ours
+
+
+def _tcp_peers() -> set[str]:
+    try:
+        lines = subprocess.run(["ss", "-tnpH"], capture_output=True, text=True, timeout=5).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("ss is not available")
+    # "ESTAB 0 0 LOCAL:PORT PEER:PORT users:(("raylet",pid=…))" → "PEER users:(…)"
+    return {" ".join([f[4].rsplit(":", 1)[0], *f[5:]]) for f in (line.split() for line in lines) if len(f) >= 5}
+
+
+def test_engine_ray_without_ray_says_how_to_install(monkeypatch, songs, tmp_path):
+    from typer.testing import CliRunner
+
+    from trackscope.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is not installed
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    res = CliRunner().invoke(app, ["extract", str(songs), "--out", str(tmp_path / "s"), "--engine", "ray"])
+    assert res.exit_code == 2
+    assert "pip install 'trackscope[ray]'" in res.output
+    assert not (tmp_path / "s").exists()
+    res = CliRunner().invoke(app, ["analyze", str(songs), "--out", str(tmp_path / "a"), "--engine", "warp"])
+    assert res.exit_code == 2 and "must be one of local, ray" in res.output
