@@ -121,7 +121,32 @@ def test_analyze_windows_long_songs_and_lists_bad_files(trained, tmp_path):
     for name in ("analysis.csv", "analysis.json", "report.html"):
         assert (tmp_path / "out" / name).is_file()
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "Valence–arousal map" in html and "data:image/png;base64," in html
+    assert "Valence–arousal map" in html
+    _check_report_visuals(html, [song])
+
+
+def _check_report_visuals(html, songs):
+    """The report's pictures are right-sized and cheap: the map and each song's waveform and mood strip are inline
+    SVG (a dot per song with its name on hover, a rectangle per 30-s window with its mood), each mel spectrogram a
+    128-band WebP image; the whole page stays small."""
+    import base64
+    import io
+    import re
+    from pathlib import Path
+
+    from PIL import Image
+
+    for song in songs:
+        assert f"<title>{Path(song['path']).stem}: {song['mood']}" in html
+    mels = re.findall(r'src="data:image/webp;base64,([^"]+)"', html)
+    assert len(mels) == len(songs)
+    for b64 in mels:
+        img = Image.open(io.BytesIO(base64.b64decode(b64)))
+        assert img.format == "WEBP" and img.size[1] == 128 and 100 <= img.size[0] <= 700
+    windows = sum(len(s["windows"]) for s in songs)
+    assert len(re.findall(r"<rect [^>]*fill-opacity", html)) == windows
+    assert "data:image/png" not in html  # nothing drawn as a full-page raster any more
+    assert len(html.encode()) < 150_000 * len(songs) + 60_000
 
 
 def test_analyze_cli_json_purity_and_bad_model(trained, tmp_path):
@@ -227,7 +252,10 @@ def test_analyze_in_worker_processes_matches_one_process(trained, tmp_path):
         assert a["mood"] == b["mood"] and a["key"] == b["key"] and a["tempo"] == b["tempo"]
         np.testing.assert_allclose([a[f"p_Q{i}"] for i in range(1, 5)], [b[f"p_Q{i}"] for i in range(1, 5)], atol=1e-5)
     html = (tmp_path / "two" / "report.html").read_text()
-    assert html.count("<img") == (tmp_path / "one" / "report.html").read_text().count("<img") >= 5
+    one_html = (tmp_path / "one" / "report.html").read_text()
+    # workers drew each song's visual; in one process the report drew them: the same pictures either way
+    assert html.count('class="song-visual"') == one_html.count('class="song-visual"') == len(two["songs"])
+    _check_report_visuals(html, two["songs"])
 
 
 def test_predict_table_fits_a_narrow_terminal(trained, tmp_path):

@@ -42,6 +42,22 @@ def _report(task: str) -> Any:
     return importlib.import_module(_REPORT_MODULES[task])
 
 
+def _prefetch(*modules: str) -> None:
+    """Import ``modules`` in a background thread: training runs in worker processes, so this process is idle and
+    the imports a later step needs are ready when it comes (Python's import lock makes an early use wait)."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the step that needs it will say so
+                return
+
+    threading.Thread(target=load, name="trackscope-prefetch", daemon=True).start()
+
+
 def _train(task: str, train: Any, options: dict[str, Any]) -> dict[str, Any]:
     """Check ``out`` before any work, train, then write the model folder (``overwrite`` in force for it); returns
     the metrics with ``"out"``, the model folder."""
@@ -52,6 +68,7 @@ def _train(task: str, train: Any, options: dict[str, Any]) -> dict[str, Any]:
     if out is None:
         raise TrackscopeError("training needs an output folder for the model (out=...)")
     check_model_output(out, overwrite=overwrite)
+    _prefetch("skops.io", "matplotlib.figure")  # the folder writer's imports (~2.5 s) load while the model trains
     trained = train(**options)
     folder = _report(task).write_model(trained, out, overwrite=overwrite)
     return {**trained.metrics, "out": str(folder)}
@@ -362,9 +379,9 @@ def analyze_songs(
     if out is not None:
         check_analyze_output(out, report=report)
         if report:
-            from trackscope.report.analyze import song_png
+            from trackscope.report.analyze import song_picture
 
-            draw = song_png  # worker processes draw their songs' pictures while they have the audio at hand
+            draw = song_picture  # worker processes draw their songs' pictures while they have the audio at hand
     done = _analyze(
         paths,
         mood_model=mood_model,

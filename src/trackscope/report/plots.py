@@ -36,20 +36,6 @@ def figure_png(fig: Any, *, dpi: int | None = None) -> bytes:
     return buf.getvalue()
 
 
-# WebP at this quality: a song's picture (waveform, mel spectrogram, mood strip) is ~25 KB instead of ~155 KB of
-# PNG, with the text still crisp at its display size; every current browser shows it.
-WEBP_QUALITY = 80
-
-
-def figure_webp(fig: Any, *, dpi: int | None = None) -> bytes:
-    """Render a figure laid out with fixed margins (no tight-bbox pass: half the drawing time) to WebP bytes."""
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="webp", dpi=dpi or fig.dpi, pil_kwargs={"quality": WEBP_QUALITY, "method": 4})
-    return buf.getvalue()
-
-
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],

@@ -14,8 +14,8 @@ from typing import Any
 from trackscope.errors import TrackscopeError
 from trackscope.tasks.results import Analysis
 
-# Draws one song's report picture: ``draw(song_row, classes) -> PNG bytes`` (a module-level function, so that worker
-# processes can be handed it; trackscope.report.analyze.song_png).
+# Draws one song's report visual: ``draw(song_row, classes) -> bytes`` (an HTML fragment; a module-level function, so
+# worker processes can be handed it; trackscope.report.analyze.song_picture).
 Draw = Callable[[dict[str, Any], list[str]], bytes]
 
 DEFAULT_MOOD_MODEL = "builtin:mood"
@@ -91,8 +91,13 @@ def analyze(
     from trackscope.sources.audio_dirs import walk_audio
 
     check_engine(engine)
-    files, failures = walk_audio(paths)
-    failures = [{"path": p, "reason": r} for p, r in failures]
+    from trackscope._ray import split_inputs
+    from trackscope.constants import AUDIO_SUFFIXES
+
+    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES, engine)  # s3:// inputs: engine="ray" only
+    files, failures = walk_audio(local)
+    files = [*files, *objects]  # S3 objects as their s3:// URIs, read by the Ray workers
+    failures = [{"path": p, "reason": r} for p, r in [*failures, *s3_problems]]
     if not files and not failures:
         raise TrackscopeError("no audio files found in the given paths")
     md = mood_model if isinstance(mood_model, ModelDir) else load_model_dir(mood_model)

@@ -63,10 +63,21 @@ def train(
         (``metrics.json``): every model's scores, the chosen one's diagnostics, data, versions.
         :mod:`trackscope.report.mood` writes the folder (pipeline.skops, metrics.json, model_card.md, report.html).
     """
+    import tempfile
+
     import numpy as np
+    from joblib import Memory
 
     from trackscope.evaluation import cv_splitter, learning_curve, stratified_split
-    from trackscope.models.tabular import DEFAULT_MODELS, DEFAULT_SCALER, MODEL_NAMES, SCALERS, choose, fit_models
+    from trackscope.models.tabular import (
+        DEFAULT_MODELS,
+        DEFAULT_SCALER,
+        MODEL_NAMES,
+        SCALERS,
+        choose,
+        fit_models,
+        with_transform_cache,
+    )
     from trackscope.sources.tables import read_table
 
     label = label or DEFAULT_LABEL
@@ -129,9 +140,18 @@ def train(
 
     # size 1.0 is the chosen model's own CV fits (same folds, same seed): reused, not refitted
     full = {"train": chosen.cv_train_scores, "val": chosen.cv_scores} if chosen.cv_train_scores else None
-    curve = learning_curve(
-        chosen.estimator, X[tr], y[tr], cv, sizes=LEARNING_SIZES, groups=g_tr, seed=seed, tick=lc_tick, full=full
-    )
+    with tempfile.TemporaryDirectory(prefix="trackscope-curve-") as cache:
+        curve = learning_curve(
+            with_transform_cache(chosen.estimator, Memory(cache, verbose=0)),
+            X[tr],
+            y[tr],
+            cv,
+            sizes=LEARNING_SIZES,
+            groups=g_tr,
+            seed=seed,
+            tick=lc_tick,
+            full=full,
+        )
     metrics = collect_metrics(
         table=table,
         results=results,
@@ -162,7 +182,7 @@ def collect_metrics(
     from sklearn.inspection import permutation_importance
 
     from trackscope._machine import versions
-    from trackscope.evaluation import OVERFIT_GAP, classification_metrics, describe_choice, overfit_flag
+    from trackscope.evaluation import OVERFIT_GAP, classification_metrics, describe_choice, fit_jobs, overfit_flag
     from trackscope.models.tabular import DESCRIPTIONS, logreg_odds_ratios
 
     X, y = table.X(), table.y()  # noqa: N806
@@ -192,8 +212,15 @@ def collect_metrics(
     # regression; any other family is interpreted by permutation importance alone (a separate logistic regression's
     # coefficients would describe a model that was not saved).
     odds = logreg_odds_ratios(chosen.estimator, features) or {}
+    # columns permuted in the worker processes the searches already started (same seeds per column: same numbers)
     perm = permutation_importance(
-        chosen.estimator, x_te, y_te, n_repeats=10, random_state=settings["seed"], scoring="accuracy", n_jobs=1
+        chosen.estimator,
+        x_te,
+        y_te,
+        n_repeats=10,
+        random_state=settings["seed"],
+        scoring="accuracy",
+        n_jobs=fit_jobs(len(features)),
     )
     frame = table.frame
     class_means = frame.groupby(table.label)[features].mean()
