@@ -30,8 +30,7 @@ def trained(tmp_path_factory):
         epochs=6,
         seed=0,
         out=out,
-        n_mels=64,
-        clip_seconds=3.0,
+        n_mels=64,  # clip length not given: the clips' own 3 s (128 × 130 frames), not 30 s of padding
         patience=6,
         batch_size=16,
     )
@@ -110,3 +109,19 @@ def test_audio_training_reads_mels_from_an_extract_store(tmp_path):
     )  # fmt: skip
     assert metrics["training"]["store"] == str(tmp_path / "store")
     assert len(FeatureStore(tmp_path / "store").index()) == 16  # no duplicate entries after reuse
+
+
+def test_clip_length_comes_from_the_data(tmp_path):
+    import soundfile as sf
+
+    from trackscope.features.clips import data_clip_seconds
+
+    for name, seconds in (("a", 2.04), ("b", 3.0), ("c", 1.0)):
+        sf.write(tmp_path / f"{name}.wav", np.zeros(int(seconds * 8000), dtype=np.float32), 8000)
+    (tmp_path / "bad.wav").write_text("not audio")
+    short = [tmp_path / f"{n}.wav" for n in ("a", "c", "bad")]
+    assert data_clip_seconds(short) == 2.1  # the longest, rounded up to 0.1 s; the bad file is skipped
+    assert data_clip_seconds([*short, tmp_path / "b.wav"]) == 3.0
+    sf.write(tmp_path / "long.wav", np.zeros(40 * 8000, dtype=np.float32), 8000)
+    assert data_clip_seconds([tmp_path / "a.wav", tmp_path / "long.wav"]) == 30.0  # never above the study's 30 s
+    assert data_clip_seconds([tmp_path / "bad.wav"]) == 30.0

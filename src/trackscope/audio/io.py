@@ -402,6 +402,13 @@ def _open(path: str | os.PathLike) -> _Source:
     return _Source(p)
 
 
+def audio_duration(path: str | os.PathLike) -> float | None:
+    """A file's length in seconds from its header (nothing decoded); None when its decoder cannot tell (streams
+    read through ffmpeg). Raises :class:`AudioError` for a file that is not audio."""
+    with _open(path) as src:
+        return None if src.frames is None else src.frames / src.sr
+
+
 def load_audio(
     path: str | os.PathLike,
     *,

@@ -17,7 +17,7 @@ import numpy as np
 
 from trackscope.constants import N_MELS, POPULARITY_CLASSES
 from trackscope.errors import TrackscopeError
-from trackscope.features.clips import CLIP_SECONDS, embeddings_for, mel_config, mels_for
+from trackscope.features.clips import data_clip_seconds, embeddings_for, mel_config, mels_for
 from trackscope.models import splits as msplits
 from trackscope.tasks.results import TrainedModel
 
@@ -116,7 +116,7 @@ def train_audio(
     progress: Callable[[int, int], None] | None = None,
     store: Any = None,
     n_mels: int = N_MELS,
-    clip_seconds: float = CLIP_SECONDS,
+    clip_seconds: float | None = None,
     batch_size: int = 32,
     patience: int = 5,
     fast: bool | None = None,
@@ -140,6 +140,8 @@ def train_audio(
     paths, scores, groups, info = labelled_clips(
         audio, labels, id_column=id_column, target=target, group_column=group_column
     )
+    if clip_seconds is None:  # the length the clips have (up to the study's 30 s), not 30 s of padding
+        clip_seconds = data_clip_seconds(paths)
     cfg = mel_config(n_mels=n_mels, clip_seconds=clip_seconds)
     work = Path(work)
     store = Path(store) if store is not None else work / "store"
