@@ -50,7 +50,13 @@ def check_engine(engine: str) -> str:
 
 
 def is_s3(path: str | os.PathLike) -> bool:
-    return str(path).startswith("s3://")
+    """``s3://bucket/key`` (also as a ``Path`` made it: ``s3:/bucket/key``)."""
+    return str(path).startswith("s3:/")
+
+
+def s3_uri(path: str | os.PathLike) -> str:
+    """``s3://bucket/key`` for an :func:`is_s3` input, however a ``Path`` folded its slashes."""
+    return "s3://" + str(path)[len("s3:/") :].lstrip("/")
 
 
 @contextmanager
@@ -136,6 +142,59 @@ def _s3_filesystem() -> Any:
     if region:
         kw["region"] = region
     return fs.S3FileSystem(**kw)
+
+
+class S3Stat:
+    """What the store keeps of a file, for an S3 object: its size and modification time (ns)."""
+
+    def __init__(self, size: int, mtime_ns: int) -> None:
+        self.st_size, self.st_mtime_ns = size, mtime_ns
+
+
+def s3_stat(uri: str) -> S3Stat:
+    from pyarrow import fs
+
+    info = _s3_filesystem().get_file_info(uri[len("s3://") :])
+    if info.type != fs.FileType.File:
+        raise FileNotFoundError(2, "no such S3 object", uri)
+    return S3Stat(int(info.size or 0), int(info.mtime_ns or 0))
+
+
+def s3_sha256(uri: str, chunk: int = 1 << 20) -> str:
+    """SHA-256 of an S3 object's bytes (hex), streamed: the same key as :func:`trackscope._hash.file_sha256`."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with _s3_filesystem().open_input_stream(uri[len("s3://") :]) as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def split_inputs(
+    paths: Sequence[str | os.PathLike], suffixes: Sequence[str], engine: str
+) -> tuple[list[str | os.PathLike], list[str], list[tuple[str, str]]]:
+    """``paths`` → (local paths as given, the S3 objects ``s3://`` inputs name, ``(input, reason)`` for S3 inputs
+    that name nothing). S3 inputs need ``engine="ray"`` (its workers read them)."""
+    local = [p for p in paths if not is_s3(p)]
+    remote = [s3_uri(p) for p in paths if is_s3(p)]
+    if remote and engine != "ray":
+        raise TrackscopeError("s3:// inputs are read by Ray workers: add --engine ray (engine='ray')", path=remote[0])
+    objects: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for uri in remote:
+        try:
+            found = list_s3(uri, suffixes)
+        except TrackscopeError as err:
+            problems.append((uri, err.reason))
+            continue
+        except OSError as err:
+            problems.append((uri, f"cannot list it ({err})"))
+            continue
+        if not found:
+            problems.append((uri, "no audio files in it"))
+        objects.extend(o for o in found if o not in objects)
+    return local, objects, problems
 
 
 def list_s3(uri: str, suffixes: Sequence[str]) -> list[str]:

@@ -54,7 +54,10 @@ def analyze(
         from trackscope._ray import check_engine
 
         check_engine(engine)  # before any work: "needs Ray: pip install ..." (exit 2)
-    n_files = count_inputs(paths)  # the inputs checked before the bar shows
+    from trackscope._ray import is_s3
+
+    # the inputs checked before the bar shows (s3:// inputs are listed by the job)
+    n_files = 0 if any(is_s3(p) for p in paths) else count_inputs(paths)
     model = load_model_dir(mood_model)  # fail fast on a bad model, before any progress output
     with progress_bar("Analysing", enabled=not as_json) as progress:
         progress(0, n_files)

@@ -161,8 +161,12 @@ def extract(
         if not cfg_path.is_file():
             write_bytes(cfg_path, json.dumps(cfg, indent=2).encode(), fsync=True)
 
-    files, problems = walk_audio(paths)
-    problems = [(os.path.abspath(p), r) for p, r in problems]
+    from trackscope._ray import s3_sha256, s3_stat, split_inputs
+
+    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES, engine)  # s3:// inputs: engine="ray" only
+    files, problems = walk_audio(local)
+    problems = [(os.path.abspath(p), r) for p, r in problems] + s3_problems
+    files = [*files, *objects]  # S3 objects as their s3:// URIs
     failures: dict[str, str] = dict(problems)
     previous = read_table(root, "index")
     known = {}
@@ -174,14 +178,17 @@ def extract(
     jobs: dict[str, dict[str, Any]] = {}
     cached = 0
     for f in files:
-        path = os.path.abspath(f)
+        path = _key(f)
         try:
-            st = f.stat()
+            st = s3_stat(f) if isinstance(f, str) else f.stat()
             if st.st_size == 0:
                 failures[path] = "empty file (0 bytes)"
                 continue
             hit = known.get(path)
-            sha = hit[2] if hit and hit[:2] == (st.st_size, st.st_mtime_ns) else file_sha256(f)
+            if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
+                sha = hit[2]
+            else:
+                sha = s3_sha256(f) if isinstance(f, str) else file_sha256(f)
         except OSError as err:
             failures[path] = f"cannot read the file ({err.strerror or err})"
             continue
@@ -215,7 +222,7 @@ def extract(
         }
 
     total = len(files)
-    done_count = [cached + sum(1 for f in files if os.path.abspath(f) in failures)]
+    done_count = [cached + sum(1 for f in files if _key(f) in failures)]
     if progress:
         progress(done_count[0], total)
     paths_by_sha: dict[str, list[str]] = {}
@@ -258,6 +265,11 @@ def extract(
         "workers": workers,
         "failures": [{"path": p, "reason": r} for p, r in list(failures.items())[:20]],
     }
+
+
+def _key(f: Path | str) -> str:
+    """A file's key in the store's tables: its absolute path, or its ``s3://`` URI."""
+    return f if isinstance(f, str) else os.path.abspath(f)
 
 
 def _clean_temp(root: Path) -> None:
