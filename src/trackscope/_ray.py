@@ -18,6 +18,7 @@ Ray is optional (``pip install 'trackscope[ray]'``); importing this module does 
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import tempfile
@@ -94,12 +95,12 @@ def _is_loopback(address: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
-def _cluster_slots() -> tuple[int, bool]:
+def _cluster_slots(use_gpus: bool) -> tuple[int, bool]:
     """How many actors to run (one per CPU, or one per GPU where the cluster has GPUs) and whether GPUs are used."""
     import ray
 
     res = ray.cluster_resources()
-    gpus = int(res.get("GPU", 0))
+    gpus = int(res.get("GPU", 0)) if use_gpus else 0
     if gpus:
         return gpus, True
     return max(1, int(res.get("CPU", 1))), False
@@ -269,40 +270,61 @@ def map_files(
     setup: Callable[..., Any] | None = None,
     setup_args: tuple = (),
     address: str | None = "auto",
+    use_gpus: bool = False,
 ) -> None:
     """``on_result(i, work(state, local_copy, path, job))`` for each ``(path, job)`` of ``items`` (``i`` its index),
     on Ray, as results arrive (any order), exactly once each. ``work`` and ``setup`` must be importable module-level
-    functions. A file whose worker kept dying gets ``{"__failure__": reason}`` instead of a result."""
+    functions. A file whose worker kept dying gets ``{"__failure__": reason}`` instead of a result. ``use_gpus``:
+    where the cluster has GPUs, one actor per GPU (one CPU and one GPU each) instead of one per CPU."""
     if not items:
         return
     check_engine("ray")
+    data_log = logging.getLogger("ray.data")
+    level = data_log.level
+    data_log.setLevel(logging.ERROR)  # its start/finish lines and "progress bars disabled" on the CLI's stderr
+    try:
+        with connected(address):
+            _run(items, work, on_result, setup, setup_args, use_gpus)
+    finally:
+        data_log.setLevel(level)
+
+
+def _run(
+    items: Sequence[tuple[str, Any]],
+    work: Work,
+    on_result: Callable[[int, Any], None],
+    setup: Callable[..., Any] | None,
+    setup_args: tuple,
+    use_gpus: bool,
+) -> None:
     import numpy as np
     import ray
     import ray.data
 
-    with connected(address):
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # the caller's bar is fed from the results
-        ctx.print_on_execution_start = False
-        slots, gpu = _cluster_slots()
-        n_actors = max(1, min(slots, len(items)))
-        ledger = ray.remote(num_cpus=0)(_Ledger).remote()
-        rows = [{"key": i, "path": str(p), "job": pickle.dumps(job)} for i, (p, job) in enumerate(items)]
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        ds = ds.map_batches(
-            _FileActor,
-            fn_constructor_args=(work, setup, tuple(setup_args), ledger),
-            batch_size=1,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=n_actors),
-            num_cpus=0 if gpu else 1,
-            num_gpus=1 if gpu else 0,
-        )
-        seen: set[int] = set()
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # the caller's bar is fed from the results
+    ctx.print_on_execution_start = False
+    slots, gpu = _cluster_slots(use_gpus)
+    n_actors = max(1, min(slots, len(items)))
+    ledger = ray.remote(num_cpus=0)(_Ledger).remote()
+    rows = [{"key": i, "path": str(p), "job": pickle.dumps(job)} for i, (p, job) in enumerate(items)]
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    ds = ds.map_batches(
+        _FileActor,
+        fn_constructor_args=(work, setup, tuple(setup_args), ledger),
+        batch_size=1,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=n_actors),
+        num_cpus=1,
+        num_gpus=1 if gpu else 0,
+    )
+    seen: set[int] = set()
+    try:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
             for key, blob in zip(np.asarray(batch["key"]).tolist(), batch["result"], strict=True):
                 if key in seen:  # a retried batch whose first result arrived too: once only
                     continue
                 seen.add(key)
                 on_result(key, pickle.loads(blob))
+    finally:
         ray.kill(ledger)

@@ -38,6 +38,7 @@ def analyze_on_ray(
         setup=open_model,
         setup_args=(str(model_path),),
         address=address,
+        use_gpus=True,  # musicnn runs on the GPU where there is one
     )
 
 
@@ -45,7 +46,16 @@ def open_model(model_path: str) -> Any:
     """On a worker, once: the mood model, with musicnn loaded (a first song would load it otherwise)."""
     from trackscope.models.persist import load_model_dir
 
-    return load_model_dir(model_path)
+    md = load_model_dir(model_path)
+    try:  # warm up: the head and the musicnn network, kept for every song of this worker
+        from trackscope.audio.musicnn.embed import get_model
+        from trackscope.tasks.mood.audio import _load
+
+        _load(md)
+        get_model(md.meta["features"].get("embed_model", "MSD_musicnn"))
+    except Exception:  # noqa: BLE001 — the first song loads them (and says what is wrong)
+        pass
+    return md
 
 
 def song_remote(md: Any, local_path: str, path: str, draw: Callable[..., bytes] | None) -> Outcome:
