@@ -216,10 +216,15 @@ def _tcp_peers() -> set[str]:
     return {" ".join([f[4].rsplit(":", 1)[0], *f[5:]]) for f in (line.split() for line in lines) if len(f) >= 5}
 
 
-def test_engine_ray_without_ray_says_how_to_install(monkeypatch, songs, tmp_path):
+def test_engine_ray_without_ray_or_cluster_says_why(monkeypatch, songs, tmp_path):
     from typer.testing import CliRunner
 
     from trackscope.cli import app
+
+    res = CliRunner().invoke(
+        app, ["extract", str(songs), "--out", str(tmp_path / "s"), "--engine", "ray", "--ray-address", "127.0.0.1:1"]
+    )  # nothing listens there: at once, not minutes
+    assert res.exit_code == 2 and "cannot reach the Ray cluster at 127.0.0.1:1" in res.output, res.output
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is not installed
     monkeypatch.setitem(sys.modules, "ray.data", None)

@@ -37,8 +37,9 @@ INSTALL_HINT = "--engine ray needs Ray: pip install 'trackscope[ray]' (or: pip i
 Work = Callable[[Any, str, str, Any], Any]
 
 
-def check_engine(engine: str) -> str:
-    """``engine`` as given when it is "local" or "ray" (and then Ray is importable); else a TrackscopeError."""
+def check_engine(engine: str, address: str | None = None) -> str:
+    """``engine`` as given when it is "local" or "ray" (and then Ray is importable, and something answers at
+    ``address`` when one other than "auto" is given); else a TrackscopeError."""
     if engine not in ENGINES:
         raise TrackscopeError(f"engine (--engine) must be one of {', '.join(ENGINES)}; got {engine!r}")
     if engine == "ray":
@@ -47,6 +48,8 @@ def check_engine(engine: str) -> str:
             import ray.data  # noqa: F401
         except ImportError:
             raise TrackscopeError(INSTALL_HINT) from None
+        if address not in (None, "", "auto"):
+            _probe(address)
     return engine
 
 
@@ -79,15 +82,35 @@ def connected(address: str | None = "auto") -> Iterator[None]:
                 # a cluster of this machine alone: on loopback, nothing listening on the network
                 ray.init(include_dashboard=False, _node_ip_address=LOOPBACK, **kw)
         else:
+            _probe(address)  # Ray itself would retry an unreachable address for minutes
             if _is_loopback(address):  # else Ray reaches it through the machine's network address
                 kw["_node_ip_address"] = LOOPBACK
             ray.init(address=address, **kw)
+    except TrackscopeError:
+        raise
     except Exception as err:  # noqa: BLE001 — a wrong address is bad input, said in one line
         raise TrackscopeError(f"cannot join the Ray cluster at {address!r}: {err}") from None
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """A TrackscopeError at once when nothing answers at ``[ray://]HOST:PORT``."""
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise TrackscopeError(
+            f"ray_address (--ray-address) must be auto, HOST:PORT or ray://HOST:PORT; got {address!r}"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise TrackscopeError(f"cannot reach the Ray cluster at {address} ({reason})") from None
 
 
 def _is_loopback(address: str) -> bool:

@@ -53,7 +53,9 @@ def analyze(
     if engine != "local":
         from trackscope._ray import check_engine
 
-        check_engine(engine)  # before any work: "needs Ray: pip install ..." (exit 2)
+        check_engine(
+            engine, ray_address
+        )  # before any work: "needs Ray: pip install ...", an unreachable cluster (exit 2)
     from trackscope._ray import is_s3
 
     # the inputs checked before the bar shows (s3:// inputs are listed by the job)

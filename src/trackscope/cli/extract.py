@@ -49,7 +49,9 @@ def extract(
     if engine != "local":
         from trackscope._ray import check_engine
 
-        check_engine(engine)  # before the bar: "needs Ray: pip install ..." (exit 2)
+        check_engine(
+            engine, ray_address
+        )  # before the bar: "needs Ray: pip install ...", an unreachable cluster (exit 2)
     with progress_bar("Extracting", enabled=not as_json) as update:
         summary = api.extract(
             paths,
