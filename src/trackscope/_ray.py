@@ -335,7 +335,8 @@ def _run(
     ds = ds.map_batches(
         _FileActor,
         fn_constructor_args=(work, setup, tuple(setup_args), ledger),
-        batch_size=1,
+        # a few files per task where there are many (less scheduling per file), one each for small jobs
+        batch_size=max(1, min(4, len(items) // (4 * n_actors))),
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=n_actors),
         num_cpus=1,
