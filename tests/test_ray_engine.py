@@ -195,7 +195,7 @@ def test_cli_extract_joins_the_cluster_by_address_and_stays_on_loopback(cluster,
     proc = subprocess.Popen(
         [*cmd, "--engine", "ray", "--ray-address", cluster], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    peers: set[str] = set()
+    peers: set[tuple[str, int]] = set()
     while proc.poll() is None:  # every TCP connection of the machine while the job runs, and its process
         peers |= _tcp_peers()
         time.sleep(0.2)
@@ -203,17 +203,43 @@ def test_cli_extract_joins_the_cluster_by_address_and_stays_on_loopback(cluster,
     assert proc.returncode == 0, err.decode()[-2000:]
     summary = json.loads(out)
     assert (summary["done"], summary["failed"]) == (N_SONGS, 2)
-    ours = {p for p in peers if "ray" in p or "python" in p or "gcs_server" in p}  # the cluster's and the CLI's
-    assert ours and all(p.startswith(("127.", "[::1]", "[::ffff:127.")) for p in ours), ours
+    ours = _descendants(os.getpid())  # this test's processes: the cluster (started by the fixture) and the CLI
+    mine = {peer for peer, pid in peers if pid in ours}
+    assert mine and all(p.startswith(("127.", "[::1]", "[::ffff:127.")) for p in mine), mine
 
 
-def _tcp_peers() -> set[str]:
+def _descendants(root: int) -> set[int]:
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # /proc/PID/stat: "PID (name) STATE PPID ..."; the name may hold spaces
+                parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, grew = {root}, True
+    while grew:
+        new = {pid for pid, ppid in parent.items() if ppid in found and pid not in found}
+        found |= new
+        grew = bool(new)
+    return found
+
+
+def _tcp_peers() -> set[tuple[str, int]]:
+    """(peer address, pid) of every TCP connection of the machine (``ss -tnp``)."""
+    import re
+
     try:
         lines = subprocess.run(["ss", "-tnpH"], capture_output=True, text=True, timeout=5).stdout.splitlines()
     except (OSError, subprocess.TimeoutExpired):
         pytest.skip("ss is not available")
-    # "ESTAB 0 0 LOCAL:PORT PEER:PORT users:(("raylet",pid=…))" → "PEER users:(…)"
-    return {" ".join([f[4].rsplit(":", 1)[0], *f[5:]]) for f in (line.split() for line in lines) if len(f) >= 5}
+    # "ESTAB 0 0 LOCAL:PORT PEER:PORT users:(("raylet",pid=6990,fd=45))"
+    out = set()
+    for line in lines:
+        f = line.split()
+        if len(f) >= 5:
+            for pid in re.findall(r"pid=(\d+)", line):
+                out.add((f[4].rsplit(":", 1)[0], int(pid)))
+    return out
 
 
 def test_engine_ray_without_ray_or_cluster_says_why(monkeypatch, songs, tmp_path):
