@@ -144,11 +144,16 @@ def _ray_workers() -> list[int]:
     return pids
 
 
-def test_a_killed_worker_still_gives_every_file_exactly_once(cluster, tmp_path):
-    folder = tmp_path / "many"
-    folder.mkdir()
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clips")
     for i in range(6):
         write(folder / f"clip{i}.wav", music_like(3.0, seed=10 + i))
+    return folder
+
+
+def test_a_killed_worker_still_gives_every_file_exactly_once(cluster, clips, tmp_path):
+    folder = clips
     killed: list[int] = []
 
     def progress(done: int, total: int) -> None:
@@ -326,3 +331,27 @@ def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path):
         assert [x["path"] for x in result["failures"]] == ["s3://catalogue/in/notes.mp3"]
     finally:
         server.stop()
+
+
+def test_a_driver_killed_mid_job_resumes_where_it_stopped(cluster, clips, tmp_path):
+    store = tmp_path / "store"
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "trackscope", "extract", str(clips), "--out", str(store), "--json"]
+    proc = subprocess.Popen(
+        [*cmd, "--engine", "ray", "--ray-address", cluster],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not list(store.glob("mel/*/*/*.npy")):
+        time.sleep(0.02)
+    proc.kill()  # kill -9 of the driver as soon as its first entry is written
+    proc.wait(timeout=30)
+    written = len(list(store.glob("mel/*/*/*.npy")))
+    assert written >= 1
+    again = extract([clips], store, engine="ray")
+    assert again["done"] + again["cached"] == 6 and again["cached"] >= written and again["failed"] == 0
+    index = pd.read_csv(store / "index.csv")
+    assert sorted(Path(p).name for p in index.path) == [f"clip{i}.wav" for i in range(6)]  # each exactly once
+    assert len(list(store.glob("mel/*/*/*.npy"))) == 6 and not list(store.rglob(".tmp*"))
