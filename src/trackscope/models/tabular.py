@@ -292,7 +292,7 @@ def fit_models(
     search_seconds = (time.perf_counter() - start) / max(len(candidates), 1)
     # the chosen candidate of each family, refitted on all rows (in parallel too: the forest dominates)
     finals_in = [clone(spaces[name][0]).set_params(**best[name][1]) for name in families]
-    n = fit_jobs(len(finals_in), n_jobs)
+    n = fit_jobs(len(finals_in), n_jobs, rows=len(X))
     if n == 1:
         finals = [_refit(est, X, y) for est in finals_in]
     else:

@@ -220,7 +220,7 @@ def collect_metrics(
         n_repeats=10,
         random_state=settings["seed"],
         scoring="accuracy",
-        n_jobs=fit_jobs(len(features)),
+        n_jobs=fit_jobs(len(features) * 10, rows=len(y_te)),
     )
     frame = table.frame
     class_means = frame.groupby(table.label)[features].mean()
