@@ -146,6 +146,26 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def engine_option() -> Any:
+    """``--engine local|ray``, the same on every command that can run on a Ray cluster."""
+    return typer.Option(
+        "local",
+        "--engine",
+        help="Where the work runs: local (processes here) or ray (a Ray cluster; needs the extra: "
+        "pip install 'trackscope[ray]').",
+    )
+
+
+def ray_address_option() -> Any:
+    """``--ray-address``, with :func:`engine_option`."""
+    return typer.Option(
+        "auto",
+        "--ray-address",
+        help="With --engine ray: the cluster (HOST:PORT, ray://HOST:PORT), or auto: a running "
+        "one, else a local one for this job.",
+    )
+
+
 def split_list(value: str | None) -> list[str] | None:
     """``"a, b,c"`` → ``["a", "b", "c"]``; None or empty → None."""
     if value is None:

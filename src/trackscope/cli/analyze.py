@@ -7,7 +7,15 @@ from typing import Any
 
 import typer
 
-from trackscope.cli._app import app, console, emit_json, handle_errors, progress_bar
+from trackscope.cli._app import (
+    app,
+    console,
+    emit_json,
+    engine_option,
+    handle_errors,
+    progress_bar,
+    ray_address_option,
+)
 
 
 @app.command()
@@ -28,18 +36,8 @@ def analyze(
         help="Songs analysed side by side, one process each (default: one per core up to 4, for batches of 3+ "
         "songs per worker; 1 with a GPU).",
     ),
-    engine: str = typer.Option(
-        "local",
-        "--engine",
-        help="Where the work runs: local (processes here) or ray (a Ray cluster; needs the extra: "
-        "pip install 'trackscope[ray]').",
-    ),
-    ray_address: str = typer.Option(
-        "auto",
-        "--ray-address",
-        help="With --engine ray: the cluster (HOST:PORT, ray://HOST:PORT), or auto: a running "
-        "one, else a local one for this job.",
-    ),
+    engine: str = engine_option(),
+    ray_address: str = ray_address_option(),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from trackscope.cli._app import app, console, emit_json, handle_errors, progress_bar, split_list
+from trackscope.cli._app import (
+    app,
+    console,
+    emit_json,
+    engine_option,
+    handle_errors,
+    progress_bar,
+    ray_address_option,
+    split_list,
+)
 from trackscope.constants import EXIT_BAD_INPUT, SAMPLE_RATE
 
 
@@ -23,18 +32,8 @@ def extract(
     mel_window: float = typer.Option(
         30.0, "--mel-window", min=0.0, help="Seconds of mel from the centre of each song (0 = whole song)."
     ),
-    engine: str = typer.Option(
-        "local",
-        "--engine",
-        help="Where the work runs: local (processes here) or ray (a Ray cluster; needs the extra: "
-        "pip install 'trackscope[ray]').",
-    ),
-    ray_address: str = typer.Option(
-        "auto",
-        "--ray-address",
-        help="With --engine ray: the cluster (HOST:PORT, ray://HOST:PORT), or auto: a running "
-        "one, else a local one for this job.",
-    ),
+    engine: str = engine_option(),
+    ray_address: str = ray_address_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
 ) -> None:
     """Compute each file's features once into a store: descriptors (tempo, key, loudness, spectral statistics,
