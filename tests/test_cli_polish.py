@@ -11,8 +11,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from trackscope.cli import app
-from trackscope.cli._format import (
+from trackscope._format import (
     camelot,
     format_column,
     format_duration,
@@ -20,6 +19,7 @@ from trackscope.cli._format import (
     natural_key,
     spell_key,
 )
+from trackscope.cli import app
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "100"}
@@ -288,7 +288,7 @@ def clips(tmp_path_factory):
 def test_analyze_at_80_columns(clips, tmp_path):
     from rich.cells import cell_len
 
-    from trackscope.cli._format import MAJOR_SPELLING, MINOR_SPELLING
+    from trackscope._format import MAJOR_SPELLING, MINOR_SPELLING
 
     out = tmp_path / "out"
     res = runner.invoke(app, ["analyze", str(clips), "--out", str(out), "--workers", "1", "--no-report"],

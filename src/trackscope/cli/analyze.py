@@ -102,7 +102,7 @@ def show(result: dict) -> None:
     """The analysis as a table on stdout, songs in natural order (track2 before track10), then notes and files."""
     from rich.markup import escape
 
-    from trackscope.cli._format import natural_key
+    from trackscope._format import natural_key
 
     con = console()
     songs = sorted(result["songs"], key=lambda s: (natural_key(s.get("name") or ""), natural_key(s.get("path") or "")))
@@ -156,7 +156,7 @@ def analysis_table(songs: list[dict], con: Any, *, title: str | None = None) -> 
     from rich.table import Table
     from rich.text import Text
 
-    from trackscope.cli._format import format_duration, spell_key
+    from trackscope._format import format_duration, spell_key
 
     def num(v: object, fmt: str) -> str:
         ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

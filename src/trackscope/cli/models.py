@@ -135,7 +135,7 @@ def in_natural_order(frame: Any) -> Any:
     a table keep their order."""
     if "path" not in frame.columns or frame.empty:
         return frame
-    from trackscope.cli._format import natural_key
+    from trackscope._format import natural_key
 
     paths = [str(p) for p in frame["path"].tolist()]
     order = sorted(range(len(paths)), key=lambda i: (natural_key(Path(paths[i]).name), natural_key(paths[i])))
@@ -158,11 +158,11 @@ def print_frame(
     frame: Any, *, title: str | None = None, max_rows: int = 50, more_hint: str = "use --out to get them all"
 ) -> None:
     """A pandas DataFrame as a Rich table: numbers rounded for reading (durations as m:ss, keys spelt as musicians
-    do, see :func:`trackscope.cli._format.format_column`), missing values as "–", file paths as names, and — when
+    do, see :func:`trackscope._format.format_column`), missing values as "–", file paths as names, and — when
     the table is wider than the terminal — the least essential columns left out (said below the table)."""
     from rich.table import Table
 
-    from trackscope.cli._format import format_column
+    from trackscope._format import format_column
 
     con = console()
     n_total = len(frame)

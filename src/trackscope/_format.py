@@ -1,6 +1,6 @@
-"""Values as people read them in the CLI's tables: songs in natural order, durations as m:ss, keys spelt as musicians
-spell them (with the Camelot code), numbers rounded. Tables only: ``--json`` and the files written keep every value
-as computed. Standard library only (the CLI imports this at start-up)."""
+"""Values as people read them in the CLI's tables, the studio and the report: songs in natural order, durations as
+m:ss, keys spelt as musicians spell them (with the Camelot code), numbers rounded. For display only: ``--json`` and
+the files written keep every value as computed. Standard library only (the CLI imports this at start-up)."""
 
 from __future__ import annotations
 
