@@ -13,6 +13,7 @@ from trackscope.cli import (  # noqa: F401 — importing registers the commands
     models,
     mood,
     popularity,
+    serve,
 )
 from trackscope.cli._app import app
 
