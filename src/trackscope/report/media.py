@@ -1,0 +1,89 @@
+"""A song's pictures for the studio, from one decode: the min/max waveform envelope of the whole song and its whole
+mel spectrogram as a WebP image (the same 80-dB magma picture as the report's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+WAVE_POINTS = 1000  # envelope points: more than a song page is wide in pixels, ~20 kB of JSON
+MEL_WIDTH = 1600  # mel image columns at most (time is averaged down to fit); 128 mel bands tall
+_BLOCK = 256  # samples per envelope block while decoding (a 1-h song: ~310,000 blocks)
+
+
+def song_media(path: str | Path) -> dict[str, Any]:
+    """``{"waveform": {"points", "lo", "hi"}, "mel_webp": bytes}``: the envelope (≤ :data:`WAVE_POINTS` min/max
+    pairs, normalised so the loudest peak is ±1) and the mel spectrogram (≤ :data:`MEL_WIDTH` × 128 px), from one
+    streamed pass over the audio at 22.05 kHz. Raises :class:`~trackscope.errors.AudioError` for bad audio."""
+    import numpy as np
+
+    from trackscope.audio.io import iter_windows
+    from trackscope.audio.mel import melspectrogram
+
+    sr = 22050
+    mins, maxs, mels = [], [], []
+    carry = np.zeros(0, dtype=np.float32)
+    for w in iter_windows(path, sr=sr, window=30.0):
+        y = np.asarray(w.samples, dtype=np.float32)
+        mels.append(melspectrogram(y, sr=sr))
+        buf = np.concatenate([carry, y]) if carry.size else y
+        m = len(buf) // _BLOCK
+        if m:
+            blk = buf[: m * _BLOCK].reshape(m, _BLOCK)
+            mins.append(blk.min(axis=1))
+            maxs.append(blk.max(axis=1))
+        carry = buf[m * _BLOCK :]
+    if carry.size:
+        mins.append(carry.min(keepdims=True))
+        maxs.append(carry.max(keepdims=True))
+    lo = np.concatenate(mins) if mins else np.zeros(1, dtype=np.float32)
+    hi = np.concatenate(maxs) if maxs else np.zeros(1, dtype=np.float32)
+    lo, hi = envelope(lo, hi, WAVE_POINTS)
+    peak = max(float(np.abs(lo).max()), float(np.abs(hi).max()), 1e-9)
+    waveform = {
+        "points": len(lo),
+        "lo": [round(float(v) / peak, 4) for v in lo],
+        "hi": [round(float(v) / peak, 4) for v in hi],
+    }
+    mel = np.concatenate(mels, axis=1) if mels else np.zeros((128, 1), dtype=np.float32)
+    return {"waveform": waveform, "mel_webp": mel_webp(mel)}
+
+
+def envelope(lo: Any, hi: Any, points: int) -> tuple[Any, Any]:
+    """Min/max blocks merged down to at most ``points`` (a min of mins, a max of maxes: peaks survive)."""
+    import numpy as np
+
+    lo, hi = np.asarray(lo), np.asarray(hi)
+    if len(lo) <= points:
+        return lo, hi
+    k = int(np.ceil(len(lo) / points))
+    n = int(np.ceil(len(lo) / k))
+    pad = n * k - len(lo)
+    lo = np.concatenate([lo, np.full(pad, lo[-1])]).reshape(n, k).min(axis=1)
+    hi = np.concatenate([hi, np.full(pad, hi[-1])]).reshape(n, k).max(axis=1)
+    return lo, hi
+
+
+def mel_webp(mel_power: Any, width: int = MEL_WIDTH) -> bytes:
+    """A (bands × frames) power mel as a WebP image: time averaged down to ≤ ``width`` columns (in power), 80 dB
+    below the loudest bin shown in magma, low bands at the bottom."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from trackscope.report.analyze import _magma
+
+    m = np.asarray(mel_power, dtype=np.float32)
+    step = max(1, int(np.ceil(m.shape[1] / width)))
+    cols = int(np.ceil(m.shape[1] / step))
+    pad = cols * step - m.shape[1]
+    if pad:
+        m = np.concatenate([m, m[:, -1:].repeat(pad, axis=1)], axis=1)
+    m = m.reshape(m.shape[0], cols, step).mean(axis=2)
+    db = 10.0 * np.log10(np.maximum(m, 1e-10))
+    top = float(db.max()) if db.size else 0.0
+    idx = np.clip((db - (top - 80.0)) / 80.0 * 255.0, 0, 255).astype(np.uint8)[::-1]
+    buf = io.BytesIO()
+    Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=4)
+    return buf.getvalue()
