@@ -92,7 +92,7 @@ def test_builtin_mood_model_predicts_files_and_arrays(clips):
     with pytest.raises(TypeError):
         model.predict(pd.DataFrame({"energy": [0.5]}))
     why = model.explain(y, sr=SR)
-    assert why["song"] is None and why["mood"] in MOODS and why["contributions"]
+    assert why["song"] is None and why["mood"] in MOODS and why["why"]
 
 
 def test_table_mood_model_trained_from_a_dataframe(tmp_path, mood_frame):

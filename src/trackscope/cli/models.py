@@ -106,7 +106,8 @@ def explain(
     out: Path | None = typer.Option(None, "--out", help="Folder for the explanation picture and JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
-    """Explain a prediction: occlusion map over the mel spectrogram (audio) or feature contributions (table)."""
+    """Explain a prediction: which stretches of a song pull it toward each mood (audio mood models), an occlusion
+    map over the mel spectrogram (audio popularity models) or feature contributions (table models)."""
     from trackscope import api
 
     if song is None and data is None:
@@ -118,6 +119,8 @@ def explain(
     result = api.explain(model, **_given(song=song, data=data, row=row if data is not None else None, out=out))
     if as_json:
         emit_json(result)
+    elif "why" in result and "windows" in result:  # an audio mood model: stretches of the song over time
+        print_why(result)
     else:
         con = console()
         for key, value in result.items():
@@ -128,6 +131,48 @@ def explain(
                 import pandas as pd
 
                 print_frame(pd.DataFrame(value), title=key)
+
+
+def print_why(result: dict[str, Any]) -> None:
+    """An audio mood explanation for people: the song's mood, a sentence on the stretch that drives it, then one
+    row per stretch — its time, its effect on each mood (+ pulls toward it), the mood it pulls toward most — and the
+    mood of each 30-s window."""
+    import pandas as pd
+    from rich.table import Table
+
+    from trackscope.tasks.mood.why import decimals, mood_words, signed, span
+
+    con = console()
+    if result.get("song"):
+        con.print(f"[bold]{Path(str(result['song'])).name}[/bold]")
+    mood = result.get("mood")
+    if mood is None:
+        con.print("[bold]Mood[/bold]: silent")
+    else:
+        con.print(f"[bold]Mood[/bold]: {mood_words(mood)} ({mood}, {result.get('confidence', 0.0):.0%})")
+    con.print(result.get("summary", ""))
+    why = result.get("why") or []
+    if why:
+        classes = list(why[0]["effects"])
+        # one choice of decimals per table, so the points line up
+        places = decimals(max(abs(e) for st in why for e in st["effects"].values()))
+        legend = " · ".join(f"{c} {mood_words(c)}" for c in classes if mood_words(c) != c)
+        table = Table(title="Each stretch's pull on the mood (+: toward it)", caption=legend or None)
+        table.add_column("stretch", justify="left")
+        for c in classes:
+            table.add_column(c, justify="right")
+        table.add_column("pulls toward", justify="left")
+        for st in why:
+            cells = []
+            for c in classes:
+                text = signed(st["effects"][c], places)
+                cells.append(f"[green]{text}[/green]" if c == st["toward"] else text)
+            table.add_row(span(st), *cells, mood_words(st["toward"]) if st["toward"] else "–")
+        con.print(table)
+    windows = result.get("windows") or []
+    if len(windows) > 1:
+        print_frame(pd.DataFrame(windows), title="Mood of each 30-s window")
+    con.print(f"[dim]{result.get('method', '')}[/dim]")
 
 
 def in_natural_order(frame: Any) -> Any:

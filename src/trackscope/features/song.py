@@ -12,6 +12,12 @@ consecutive 30-s windows; what is left after the last whole window is a window o
 :data:`MIN_WINDOW_S`, else it is split evenly between both ends (so a 30.1-s clip is its centre 30 s, and so is a
 33-s one). Training fits one row per window; a song's mood is the duration-weighted mean of its windows'
 probabilities.
+
+**Patches kept for "why this mood".** :func:`song_features` also keeps each window's per-patch activations of the
+pooled layers (live channels only, float32, ~4 KB a 3-s patch: ~0.3 MB for a 4-min song) in
+``SongFeatures.extra["patches"]``, so that a window's pooled statistics can be recomputed with a stretch of patches
+left out without running the network again (:mod:`trackscope.tasks.mood.why`). A song longer than
+:data:`MAX_KEPT_PATCHES` patches (~30 min) keeps none: memory stays bounded, and its stretches are whole windows.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ EMBED_LAYERS: tuple[str, ...] = ("penultimate", "mean_pool", "taggram")
 WINDOW_S = 30.0  # the study's clip length, and Spotify's preview length
 MIN_WINDOW_S = 5.0  # a trailing window shorter than this is merged into the song's summary, not scored alone
 FEATURE_VERSION = 2  # 2: dead musicnn channels left out; windows centred by the one rule
+# One musicnn patch: 187 frames of 256 samples at 16 kHz (trackscope.audio.musicnn.frontend), ~2.99 s.
+PATCH_S = 187 * 256 / 16000
+# ~30 min of audio, ~2.4 MB of activations; a longer song keeps none (its "why" leaves out whole windows, which
+# needs no patches: trackscope.tasks.mood.why)
+MAX_KEPT_PATCHES = 600
 
 
 def feature_config(model: str = EMBED_MODEL, layers: Sequence[str] = EMBED_LAYERS) -> dict[str, Any]:
@@ -46,6 +57,7 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
     live = live_channels(config["embed_model"])
     names: list[str] = []
     parts: list[Any] = []
+    patches: list[Any] = []
     for layer in config["layers"]:
         a = np.asarray(emb[layer], dtype=np.float32)
         a = a.reshape(a.shape[0], -1)
@@ -54,6 +66,7 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
         for stat, v in (("mean", a.mean(axis=0)), ("std", a.std(axis=0))):
             names.extend(f"{layer}.{stat}.{i}" for i in channels)
             parts.append(v)
+        patches.append(a)
     desc = describe(y, sr)
     numeric = {
         k: float(v)
@@ -67,8 +80,28 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
         "tag_mean": np.asarray(emb["taggram"], dtype=np.float32).mean(axis=0),
         "tags": list(emb["tags"]),
         "desc": desc,
+        # per layer of config["layers"], in order: its live channels per patch (n_patches, channels), float32; the
+        # vector starts with each one's mean then std over the patches (see pooled_vector)
+        "patches": patches,
     }
     return names, vec, side
+
+
+def pooled_vector(vector: Any, patches: Sequence[Any], drop: Any = None) -> Any:
+    """``vector`` (a window's features) with its musicnn statistics recomputed from ``patches`` (``side["patches"]``
+    of :func:`window_vector`) with the patches at indices ``drop`` left out; the descriptors are kept as they are.
+    The same arithmetic as :func:`window_vector`, so with nothing dropped the vector comes back unchanged."""
+    import numpy as np
+
+    out = np.array(vector, dtype=np.float32, copy=True)
+    pos = 0
+    for a in patches:
+        kept = a if drop is None or len(drop) == 0 else np.delete(a, drop, axis=0)
+        width = a.shape[1]
+        out[pos : pos + width] = kept.mean(axis=0)
+        out[pos + width : pos + 2 * width] = kept.std(axis=0)
+        pos += 2 * width
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 @dataclass
@@ -85,6 +118,8 @@ class SongFeatures:
     descriptors: list[dict[str, Any]]
     total_duration: float
     silent: bool = False
+    # "patches": per window, per pooled layer, the live channels' activations per 3-s patch (see window_vector);
+    # "patch_s": a patch's length in seconds. Empty for a song too long to keep them (MAX_KEPT_PATCHES).
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,13 +139,14 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
     if not windows:
         raise TrackscopeError("no audio windows could be read", path=path)
     names: list[str] = []
-    vecs, tag_means, descs = [], [], []
+    vecs, tag_means, descs, patches = [], [], [], []
     tags: list[str] = []
     from trackscope.audio.loudness import integrated_loudness
 
     for w in windows:
         names, vec, side = window_vector(w.samples, w.sr, config)
         vecs.append(vec)
+        patches.append(side["patches"])
         tag_means.append(side["tag_mean"])
         tags = side["tags"]
         # The model's inputs stay as trained (loudness of the downmix); the loudness *reported* for a stereo song
@@ -121,6 +157,8 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
             )
         descs.append(side["desc"])
     total = float(getattr(windows[0], "total_duration", None) or sum(w.duration for w in windows))
+    n_patches = sum(len(p[0]) for p in patches if p)
+    extra = {"patches": patches, "patch_s": PATCH_S} if n_patches <= MAX_KEPT_PATCHES else {}
     return SongFeatures(
         path=path,
         names=names,
@@ -132,6 +170,7 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
         descriptors=descs,
         total_duration=total,
         silent=all(bool(getattr(w, "silent", False)) for w in windows),
+        extra=extra,
     )
 
 

@@ -292,7 +292,7 @@ def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per song for ``analysis.csv``."""
     rows = []
     for s in result["songs"]:
-        row = {k: v for k, v in s.items() if k not in ("windows", "top_tags")}
+        row = {k: v for k, v in s.items() if k not in ("windows", "top_tags", "why")}
         row["top_tags"] = "; ".join(t["tag"] for t in s["top_tags"])
         row["n_windows"] = len(s["windows"])
         rows.append(row)

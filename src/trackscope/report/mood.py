@@ -27,10 +27,60 @@ def write_model(trained: Any, out: str | Path, *, overwrite: bool | None = None)
 
 
 def write_explanation(md: Any, explanation: Any, out: str | Path) -> None:
-    """``explanation.json`` and ``explanation.png`` (feature effects) of a mood explanation in folder ``out``; their
-    paths go into the result as ``files`` (table models) or ``outputs`` (audio models)."""
-    files = write_effects(out, explanation.result)
-    explanation.result["outputs" if md.input == "audio" else "files"] = files
+    """``explanation.json`` and ``explanation.png`` of a mood explanation in folder ``out`` — feature effects (table
+    models) or each stretch's pull on each mood over time (audio models); their paths go into the result as
+    ``files`` (table models) or ``outputs`` (audio models)."""
+    if md.input == "audio":
+        explanation.result["outputs"] = write_stretches(out, explanation.result)
+    else:
+        explanation.result["files"] = write_effects(out, explanation.result)
+
+
+def write_stretches(out: str | Path, result: dict[str, Any]) -> dict[str, str]:
+    """``explanation.json`` and ``explanation.png`` of an audio mood explanation in folder ``out``: over the song's
+    time, each mood's line is how much each stretch pulls the song toward it (above zero) or away (below); the
+    song's mood drawn boldest. Returns their paths."""
+    from trackscope._atomic import output_folder, write_bytes
+    from trackscope._format import format_duration
+    from trackscope._json import write_json_atomic
+    from trackscope.constants import QUADRANT_WORDS
+    from trackscope.report import plots
+
+    out = output_folder(out)
+    write_json_atomic(out / "explanation.json", result)
+    why = result.get("why") or []
+    mood = result.get("mood")
+    fig = plots.new_figure(8.0, 3.6)
+    ax = fig.add_subplot()
+    if why:
+        edges = [s["start"] for s in why] + [why[-1]["end"]]
+        for c in why[0]["effects"]:
+            ax.stairs(
+                [s["effects"][c] for s in why],
+                edges,
+                label=f"{c} {QUADRANT_WORDS.get(c, '')}".strip(),
+                linewidth=2.6 if c == mood else 1.2,
+                baseline=None,
+            )
+        ax.axhline(0.0, color="#888888", linewidth=0.8)
+        ax.legend(loc="upper right", fontsize="small")
+        length = edges[-1] - edges[0]
+        step = next((t for t in (5, 10, 15, 30, 60, 120, 300, 600) if length / t <= 10), 1200)
+        ticks = [t * step for t in range(int(edges[0] // step), int(edges[-1] // step) + 1)]
+        ax.set_xticks(ticks, [format_duration(t) for t in ticks])
+        ax.set_xlim(edges[0], edges[-1])
+    else:
+        ax.text(0.5, 0.5, result.get("summary", "nothing to show"), ha="center", va="center", wrap=True)
+        ax.set_axis_off()
+    words = QUADRANT_WORDS.get(mood, mood) if mood else "silent"
+    conf = result.get("confidence")
+    ax.set_title(f"Why {words}" + (f" ({mood}, {conf:.0%})" if mood and conf is not None else ""))
+    ax.set_xlabel("time (m:ss)")
+    ax.set_ylabel("pull toward each mood (Δp)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_bytes(out / "explanation.png", plots.figure_png(fig))
+    return {"json": str(out / "explanation.json"), "png": str(out / "explanation.png")}
 
 
 def model_card(m: dict[str, Any]) -> str:

@@ -159,7 +159,7 @@ def analyze(
 def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
     """``("song", row, picture)`` for one file, or ``("failure", {"path", "reason"}, None)`` when it cannot be
     analysed; ``picture`` is ``draw(row, classes)`` when ``draw`` is given (None if drawing it failed)."""
-    from trackscope.tasks.mood.audio import predict_song
+    from trackscope.tasks.mood.audio import predict_song, why_song
 
     try:
         res = predict_song(md, f)
@@ -182,6 +182,9 @@ def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[
         **summarise_descriptors(sf.descriptors, sf.durations),
         "top_tags": [{"tag": sf.tags[j], "score": float(tag_mean[j])} for j in top],
         "windows": res["windows"],
+        # which stretches pull the song toward each mood: [{"start", "end", "effects": {class: Δp}, "toward"}]
+        # (trackscope.tasks.mood.why); None for silence. Not a column of analysis.csv.
+        "why": why_song(md, res),
     }
     png = None
     if draw is not None:

@@ -408,54 +408,41 @@ def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, A
         for target, value in ((song, song_score), *zip(windows, scores.tolist(), strict=True)):
             target["novelty"] = round(float(value), 4)
             target["unusual"] = bool(value > novelty.UNUSUAL)
-    return {"song": song, "windows": windows, "features": sf}
+    return {"song": song, "windows": windows, "features": sf, "proba": proba}
+
+
+def why_song(md: Any, res: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The stretches of a song that pull it toward each mood (:func:`trackscope.tasks.mood.why.stretches`), from
+    what :func:`predict_song` returned; None for a silent song."""
+    from trackscope.tasks.mood.why import stretches
+
+    head, classes, _ = _load(md)
+    return stretches(head, classes, res["features"], res["proba"])
 
 
 def explain(md: Any, *, song: str | Path | None = None) -> Explanation:
-    """Why a song gets its mood: the drop in the chosen mood's probability when one feature group (a musicnn layer
-    statistic, or one descriptor) is set to its training mean — the table workflow's method, on audio features.
-    Positive effects push towards the mood. Also returns the mood of every 30-s window."""
-    import numpy as np
+    """Why a song gets its mood: which stretches of it pull it toward each mood (occlusion over time, see
+    :mod:`trackscope.tasks.mood.why`), a sentence saying so, and the mood of every 30-s window. ``why`` is the same
+    list ``analyze`` gives each song: ``{"start", "end", "effects": {class: Δp}, "toward"}`` per stretch."""
+    from trackscope.tasks.mood.why import METHOD, summary
 
     if song is None:
         raise TrackscopeError(
             "an audio mood model explains an audio file: give song= (trackscope explain MODEL SONG)", path=md.path
         )
-    pipeline, classes, _ = _load(md)
+    _, classes, _ = _load(md)
     res = predict_song(md, song)
-    sf = res["features"]
-    x = np.asarray(sf.vectors, dtype=np.float64)
-    steps = dict(getattr(pipeline, "steps", []))
-    means = getattr(pipeline, "center_", None)  # a portable head
-    if means is None:
-        means = getattr(steps.get("drop"), "center_", None)
-    if means is None:  # a model saved before the near-constant step: its scaler sees every column
-        means = getattr(steps.get("scale"), "mean_", None)
-    if means is None:
-        raise ModelError("this model keeps no training means to explain against", path=md.path)
-    weights = np.asarray(sf.durations) / max(sum(sf.durations), 1e-9)
-    order = [list(pipeline.classes_).index(c) for c in classes]
-    target = classes.index(res["song"]["mood"])
-
-    def score(v: Any) -> float:
-        return float((pipeline.predict_proba(v)[:, order] * weights[:, None]).sum(axis=0)[target])
-
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(sf.names):
-        key = name if name.startswith("desc.") else name.rsplit(".", 1)[0]
-        groups.setdefault(key, []).append(i)
-    base = score(x)
-    effects = []
-    for key, idx in groups.items():
-        x2 = x.copy()
-        x2[:, idx] = means[idx]
-        effects.append({"feature": key.removeprefix("desc."), "effect": base - score(x2)})
-    effects.sort(key=lambda r: -abs(r["effect"]))
+    if res["features"].silent:  # as analyze: digital silence has no mood
+        res["song"] = {k: None for k in res["song"]} | {"mood_words": "silent"}
+        for w in res["windows"]:
+            w.update({k: None for k in w if k not in ("start", "duration")}, mood_words="silent")
+    why = why_song(md, res)
     result = {
         "song": str(song),
         **res["song"],
-        "method": "drop in P(mood) when a feature group is set to its training mean (positive: pushes towards it)",
-        "contributions": effects[:15],
+        "summary": summary(why, res["song"]["mood"], classes),
+        "method": METHOD,
+        "why": why,
         "windows": res["windows"],
     }
     return Explanation(result)
