@@ -38,6 +38,7 @@ class Server:
         self.url = ""
         self.printed = ""
         self.starts = 0
+        self.groups: list[int] = []  # every start's process group (a kill -9 leaves the workers of the first)
 
     def start(self) -> Server:
         self.starts += 1
@@ -49,6 +50,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [*cmd, "--workers", "1", *self.extra], stdout=fout, stderr=ferr, env=env, start_new_session=True
             )
+        self.groups.append(self.proc.pid)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             found = re.search(r"(http://127\.0\.0\.1:\d+/)(\S*)", out.read_text())
@@ -83,8 +85,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # what it left (after kill -9: workers)
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        for group in self.groups:  # whatever our servers left behind (after kill -9: their workers)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
 
     def stderr(self) -> str:
         return "".join(p.read_text() for p in sorted(self.logs.glob("stderr-*.txt")))
@@ -175,6 +178,7 @@ def test_upload_answers_at_once_and_each_file_gets_its_row(uploaded):
     assert all(r and "\n" not in r and "Traceback" not in r for r in reasons.values()), reasons
     assert "text" in reasons["notes.mp3"] and "empty" in reasons["empty.wav"]
     assert reasons["huge.wav"] == f"over the {MAX_UPLOAD_MB} MB limit"
+    assert {n: answer[n]["error"] for n in reasons} == reasons  # the 202 answer says why at once
     assert uploaded[XSS]["name"] == XSS  # a name is data: kept as sent (the page escapes it)
 
 
@@ -347,7 +351,7 @@ def test_list_stays_fast_while_analysing_and_kill9_loses_nothing(server, tmp_pat
     batch = []
     for i in range(20):
         batch.append(
-            (f"batch-{i:02d}.wav", write(tmp_path / f"b{i}.wav", music_like(6.0, bpm=80 + 4 * i, seed=10 + i)))
+            (f"batch-{i:02d}.wav", write(tmp_path / f"b{i}.wav", music_like(4.0, bpm=80 + 4 * i, seed=10 + i)))
         )
     res = requests.post(server.url + "/api/songs", files=_files(batch), timeout=30)
     assert res.status_code == 202
