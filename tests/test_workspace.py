@@ -313,3 +313,79 @@ def test_a_workspace_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(TrackscopeError, match="existing file"):
         Workspace(f)
     assert str(default_workspace()).endswith("workspace")
+
+
+def test_cli_analyze_into_a_workspace_then_export(tmp_path):
+    """`trackscope analyze PATHS --workspace DIR` (then again with another model: both analyses kept), then
+    `trackscope export` as CSV and Parquet; a missing workspace is one line."""
+    import shutil
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from audio_synth import music_like
+    from trackscope.cli import app
+    from trackscope.models.persist import resolve_model_path
+
+    runner = CliRunner()
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for i in range(2):
+        write(songs / f"take{i}.wav", music_like(6.0, seed=40 + i))
+    (songs / "notes.mp3").write_text("lyrics, not audio\n")
+    folder = tmp_path / "ws"
+    res = runner.invoke(app, ["analyze", str(songs), "--workspace", str(folder), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "Workspace: " in res.stdout and "3 songs (3 new), 2 analysed" in res.stdout
+    assert not (tmp_path / "trackscope-analysis").exists() and not list(tmp_path.glob("trackscope-analysis"))
+    with Workspace(folder) as ws:
+        assert ws.counts() == {"queued": 0, "analysing": 0, "done": 2, "failed": 1}
+        done = ws.list_songs(status="done", sort="name")
+        assert [s["name"] for s in done] == ["take0.wav", "take1.wav"]
+        first = ws.get_song(done[0]["id"])
+        assert first["waveform"]["points"] <= 1000 and ws.mel_image(first["id"])[8:12] == b"WEBP"
+        assert first["mood_model"] == "builtin:mood"
+        assert "text" in ws.list_songs(status="failed")[0]["error"]
+
+    # again with another mood model (a copy of the shipped one: another name)
+    other = tmp_path / "my-mood-model"
+    shutil.copytree(resolve_model_path("builtin:mood"), other)
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app, ["analyze", str(songs), "--workspace", str(folder), "--workers", "1", "--mood-model", str(other),
+              "--out", str(out), "--no-report"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "3 songs (0 new), 2 analysed" in res.stdout and (out / "analysis.csv").is_file()
+    with Workspace(folder) as ws:
+        song = ws.get_song(done[0]["id"])
+        assert [a["mood_model"] for a in song["analyses"]] == [str(other), "builtin:mood"]
+        assert song["mood_model"] == str(other) and song["waveform"]["points"] > 100
+
+    csv_out = tmp_path / "export" / "songs.csv"
+    res = runner.invoke(app, ["export", "--workspace", str(folder), "--out", str(csv_out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(csv_out)
+    assert len(table) == 3 and set(table["status"]) == {"done", "failed"}
+    assert set(table.loc[table["status"] == "done", "mood_model"]) == {str(other)}
+    assert {"mood", "quadrant", "arousal", "valence", "tempo", "key", "p_Q1", "top_tags"} <= set(table.columns)
+    res = runner.invoke(app, ["export", "--workspace", str(folder), "--out", str(tmp_path / "songs.parquet")])
+    assert res.exit_code == 0 and len(pd.read_parquet(tmp_path / "songs.parquet")) == 3
+    res = runner.invoke(app, ["export", "--workspace", str(tmp_path / "nowhere"), "--out", str(csv_out)])
+    assert res.exit_code == 2 and "no workspace here" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_worker_media_for_the_analysis_workers(tmp_path):
+    """What `analyze --workspace` has its worker processes draw: the media, and the report picture when asked."""
+    import pickle
+
+    from trackscope.report.media import media_and_picture_draw, media_draw
+
+    path = write(tmp_path / "a.wav", sine(330.0, 3.0))
+    row = {"path": str(path), "duration": 3.0, "windows": []}
+    drawn = pickle.loads(media_draw(row, ["Q1"]))
+    assert drawn["picture"] is None and drawn["media"]["mel_webp"][8:12] == b"WEBP"
+    assert drawn["media"]["waveform"]["points"] == len(drawn["media"]["waveform"]["hi"]) <= 1000
+    both = pickle.loads(media_and_picture_draw(row, ["Q1"]))
+    assert both["picture"] and both["media"]["waveform"] == drawn["media"]["waveform"]

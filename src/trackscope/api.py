@@ -327,6 +327,7 @@ def analyze(
     workers: int | str = 1,
     engine: str = "local",
     ray_address: str | None = "auto",
+    workspace: str | Path | None = None,
 ) -> dict[str, Any]:
     """The main job as a dictionary (what ``trackscope analyze --json`` prints and ``analysis.json`` holds):
     :func:`analyze_songs` with the same parameters, then :meth:`Analysis.to_dict`."""
@@ -340,6 +341,7 @@ def analyze(
         workers=workers,
         engine=engine,
         ray_address=ray_address,
+        workspace=workspace,
     ).to_dict()
 
 
@@ -354,6 +356,7 @@ def analyze_songs(
     workers: int | str = 1,
     engine: str = "local",
     ray_address: str | None = "auto",
+    workspace: str | Path | None = None,
 ) -> Analysis:
     """The main job (``trackscope.analyze``): mood, arousal/valence, tempo, key, loudness, tags (and hit potential)
     of songs, with their 30-s windows; returns an :class:`Analysis`.
@@ -366,7 +369,9 @@ def analyze_songs(
     :meth:`Analysis.write` writes ``analysis.csv``, ``analysis.json`` and (unless not ``report``) ``report.html``
     there; their paths are the result's ``outputs``. ``engine="ray"``: the songs are analysed on a Ray cluster
     (``ray_address``: "auto" joins a running one or starts a local one, or ``HOST:PORT``); the same results.
-    See :func:`trackscope.tasks.analyze.analyze`."""
+    ``workspace``: a workspace folder (:mod:`trackscope.workspace`) the songs are added to (stored by content hash)
+    and their analyses recorded in, for ``trackscope serve`` and ``trackscope export``; the result then carries a
+    ``"workspace"`` summary. See :func:`trackscope.tasks.analyze.analyze`."""
     from trackscope.tasks.analyze import analyze as _analyze
 
     if isinstance(paths, str | os.PathLike):
@@ -382,16 +387,31 @@ def analyze_songs(
             from trackscope.report.analyze import song_picture
 
             draw = song_picture  # worker processes draw their songs' pictures while they have the audio at hand
-    done = _analyze(
-        paths,
-        mood_model=mood_model,
-        popularity_model=popularity_model,
-        progress=progress,
-        workers=workers,
-        draw=draw,
-        engine=engine,
-        ray_address=ray_address,
-    )
+    if workspace is not None:
+        from trackscope.workspace.runner import analyze_into
+
+        done = analyze_into(
+            workspace,
+            paths,
+            mood_model=mood_model,
+            popularity_model=popularity_model,
+            progress=progress,
+            workers=workers,
+            picture=draw,
+            engine=engine,
+            ray_address=ray_address,
+        )
+    else:
+        done = _analyze(
+            paths,
+            mood_model=mood_model,
+            popularity_model=popularity_model,
+            progress=progress,
+            workers=workers,
+            draw=draw,
+            engine=engine,
+            ray_address=ray_address,
+        )
     analysis = Analysis(done.result, done.figures)
     if out is not None:
         analysis.write(out, report=report)

@@ -14,6 +14,7 @@ from trackscope.cli import (  # noqa: F401 — importing registers the commands
     mood,
     popularity,
     serve,
+    workspace,
 )
 from trackscope.cli._app import app
 

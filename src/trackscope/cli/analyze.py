@@ -23,7 +23,10 @@ from trackscope.cli._app import (
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
     out: Path | None = typer.Option(
-        Path("trackscope-analysis"), "--out", help="Folder for analysis.csv, analysis.json and report.html."
+        None,
+        "--out",
+        help="Folder for analysis.csv, analysis.json and report.html (default: trackscope-analysis; with "
+        "--workspace only when given).",
     ),
     mood_model: str = typer.Option("builtin:mood", "--mood-model", help="Audio mood model folder or builtin:mood."),
     popularity_model: Path | None = typer.Option(
@@ -38,14 +41,27 @@ def analyze(
     ),
     engine: str = engine_option(),
     ray_address: str = ray_address_option(),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        help="Also add the songs to this workspace folder and record their analyses there (for trackscope serve "
+        "and trackscope export).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
-    long songs (mood over time); hit potential with --popularity-model. Bad files are listed, the rest analysed."""
+    long songs (mood over time); hit potential with --popularity-model. Bad files are listed, the rest analysed.
+    With --workspace the songs and their analyses go into the workspace's database too."""
     from trackscope.api import analyze as run
     from trackscope.api import check_analyze_output
     from trackscope.models.persist import load_model_dir
 
+    if out is None and workspace is None:
+        out = Path("trackscope-analysis")
+    if workspace is not None:
+        from trackscope.workspace import Workspace
+
+        Workspace(workspace).close()  # fail fast on a folder that cannot be a workspace (creates/migrates it)
     if out is not None:  # fail fast on outputs that cannot be written, not after the whole batch
         check_analyze_output(out, report=not no_report)
     if engine != "local":
@@ -71,6 +87,7 @@ def analyze(
             workers="auto" if workers is None else workers,
             engine=engine,
             ray_address=ray_address,
+            workspace=workspace,
         )
     if as_json:
         emit_json(result)
@@ -126,6 +143,15 @@ def show(result: dict) -> None:
         con.print(f"Results: {outputs['csv']}, {outputs['json']}", soft_wrap=True)
         if "report" in outputs:
             con.print(f"Report:  {outputs['report']}", soft_wrap=True)
+    ws = result.get("workspace")
+    if ws:
+        failed = f", {ws['failed']} failed" if ws["failed"] else ""
+        con.print(
+            f"Workspace: {escape(ws['path'])} — {ws['songs']} songs ({ws['new']} new), {ws['analysed']} analysed"
+            f"{failed}; see them with trackscope serve --workspace {escape(ws['path'])}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 # Columns left out, in this order, until the table fits the terminal (song and mood always stay, mood words whole).

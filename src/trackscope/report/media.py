@@ -87,3 +87,24 @@ def mel_webp(mel_power: Any, width: int = MEL_WIDTH) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=4)
     return buf.getvalue()
+
+
+def media_draw(row: dict[str, Any], classes: list[str]) -> bytes:
+    """For :func:`trackscope.tasks.analyze.analyze`'s ``draw``: a worker's song media (pickled), made while it has
+    the song at hand."""
+    import pickle
+
+    return pickle.dumps({"media": song_media(row["path"]), "picture": None})
+
+
+def media_and_picture_draw(row: dict[str, Any], classes: list[str]) -> bytes:
+    """:func:`media_draw` plus the report's picture of the song (:func:`trackscope.report.analyze.song_picture`)."""
+    import pickle
+
+    from trackscope.report.analyze import song_picture
+
+    try:
+        picture = song_picture(row, classes)
+    except Exception:  # noqa: BLE001 — the report draws it again (or says why it cannot)
+        picture = None
+    return pickle.dumps({"media": song_media(row["path"]), "picture": picture})

@@ -214,3 +214,104 @@ def _analyse(path: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     except TrackscopeError as err:
         return "failure", {"path": path, "reason": err.reason}, None
     return "song", row, media
+
+
+# ------------------------------------------------------------------------------------ analysing now, into a workspace
+def analyze_into(
+    folder: str | Path,
+    paths: Any,
+    *,
+    mood_model: Any = "builtin:mood",
+    popularity_model: str | Path | None = None,
+    progress: Any = None,
+    workers: int | str = 1,
+    picture: Any = None,
+    engine: str = "local",
+    ray_address: str | None = "auto",
+) -> Any:
+    """``trackscope analyze PATHS --workspace DIR``: add the songs to the workspace (stored by content hash; a file
+    that is not audio becomes a failed row), analyse them now with :func:`trackscope.tasks.analyze.analyze` (same
+    engine and workers) and record each analysis with its media. Returns that :class:`Analysis`, its result with a
+    ``"workspace"`` summary: ``{"path", "songs", "new", "analysed", "failed"}``. ``picture``: the report's
+    per-song drawing (:func:`trackscope.report.analyze.song_picture`) when a report is written too."""
+    import pickle
+
+    from trackscope.errors import TrackscopeError
+    from trackscope.models.persist import ModelDir, load_model_dir
+    from trackscope.report.media import media_and_picture_draw, media_draw, song_media
+    from trackscope.sources.audio_dirs import walk_audio
+    from trackscope.tasks.analyze import _model_name
+    from trackscope.tasks.analyze import analyze as _analyze
+    from trackscope.tasks.results import Analysis
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if any(str(p).startswith("s3://") for p in paths):
+        raise TrackscopeError("--workspace takes local files and folders (s3:// inputs are not copied in)")
+    files, _ = walk_audio(paths)
+    ws = Workspace(folder)
+    by_path: dict[str, int] = {}
+    ids: list[int] = []
+    new = 0
+    try:
+        for f in files:
+            added = ws.add_file(f)
+            by_path[str(f)] = added["id"]
+            new += bool(added["new"])
+            if ws.audio_path(added["id"]) is not None:  # a file that is not audio was told so when added
+                ids.append(added["id"])
+        ws.mark_analysing(ids)
+        draw = media_and_picture_draw if picture is not None else media_draw
+        try:
+            done = _analyze(
+                paths,
+                mood_model=mood_model,
+                popularity_model=popularity_model,
+                progress=progress,
+                workers=workers,
+                draw=draw,
+                engine=engine,
+                ray_address=ray_address,
+            )
+        except TrackscopeError as err:  # not one song could be analysed: each of them failed
+            for sid in ids:
+                ws.fail(sid, err.reason)
+            raise
+        md = mood_model if isinstance(mood_model, ModelDir) else load_model_dir(mood_model, verify=False)
+        pop_name = None if popularity_model is None else _model_name(load_model_dir(popularity_model, verify=False))
+        figures: dict[str, bytes] = {}
+        analysed: set[int] = set()
+        failed = 0
+        for song in done.result["songs"]:
+            sid = by_path.get(str(song["path"]))
+            blob = done.figures.get(song["path"])
+            drawn = pickle.loads(blob) if blob is not None else {"media": None, "picture": None}
+            if drawn["picture"] is not None:
+                figures[song["path"]] = drawn["picture"]
+            if sid is None:
+                continue
+            media = drawn["media"]
+            if media is None:  # analysed in this process: the worker's drawing did not happen
+                try:
+                    media = song_media(song["path"])
+                except TrackscopeError:
+                    media = None
+            ws.record(sid, song, mood_model=_model_name(md), popularity_model=pop_name, media=media)
+            analysed.add(sid)
+        for fail in done.result["failures"]:
+            sid = by_path.get(str(fail["path"]))
+            if sid is not None and sid in ids and sid not in analysed:
+                ws.fail(sid, fail["reason"])
+                failed += 1
+        result = dict(done.result)
+        result["workspace"] = {
+            "path": str(ws.folder),
+            "songs": len(set(by_path.values())),
+            "new": new,
+            "analysed": len(analysed),
+            "failed": failed,
+        }
+        return Analysis(result, figures)
+    finally:
+        ws.requeue(ids)  # only what is still 'analysing': an interrupted run leaves it for the studio's runner
+        ws.close()
