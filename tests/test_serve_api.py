@@ -387,3 +387,29 @@ def test_list_stays_fast_while_analysing_and_kill9_loses_nothing(server, tmp_pat
     assert {i: rows[i]["analysed"] for i in done} == before  # done before the kill: not analysed again
     with sqlite3.connect(server.workspace / "trackscope.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_upload_names_are_data():
+    from trackscope.serve.uploads import clean_name
+
+    assert clean_name("C:\\fakepath\\take 1.mp3") == "take 1.mp3"
+    assert clean_name("../../etc/passwd") == "passwd"
+    assert clean_name("say %22hi%22%0D%0A.wav") == 'say "hi"  .wav'  # the HTML form encoding undone
+    assert clean_name("") == "unnamed" and clean_name("\x00\x1b") == "unnamed"
+    long = clean_name("a" * 400 + ".flac")
+    assert len(long) == 255 and long.endswith(".flac")
+
+
+def test_a_busy_port_or_a_bad_model_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cmd = [sys.executable, "-m", "trackscope", "serve", "--workspace", str(tmp_path / "ws"), "--port", str(port)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in res.stderr
+    res = subprocess.run([*cmd, "--mood-model", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.startswith("trackscope: error:")

@@ -59,15 +59,19 @@ def serve(
     from trackscope.serve.app import create_app
 
     needed = resolve_token(host, token)
-    app = create_app(
-        workspace,
-        mood_model=mood_model,
-        popularity_model=popularity_model,
-        workers=workers,
-        max_upload_mb=max_upload_mb,
-        token=needed,
-    )
-    sock = bind(host, port)
+    sock = bind(host, port)  # first: a busy port is said at once, before the models load
+    try:
+        app = create_app(
+            workspace,
+            mood_model=mood_model,
+            popularity_model=popularity_model,
+            workers=workers,
+            max_upload_mb=max_upload_mb,
+            token=needed,
+        )
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
         app,
         log_level="warning",

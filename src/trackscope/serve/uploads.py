@@ -40,9 +40,12 @@ class Received:
 
 
 def clean_name(raw: str) -> str:
-    """The file's own name: the last part of what the client sent (some send ``C:\\fakepath\\x.mp3``), control
-    characters out (the name is shown on one line), at most :data:`MAX_NAME` characters; ``unnamed`` if nothing
-    is left. It is only ever shown and used for its suffix, never as a path."""
+    """The file's own name: the last part of what the client sent (some send ``C:\\fakepath\\x.mp3``), with the
+    HTML form encoding's ``%22`` as ``"``, control characters out (the name is shown on one line), at most
+    :data:`MAX_NAME` characters (its suffix kept); ``unnamed`` if nothing is left. It is only ever shown and used
+    for its suffix, never as a path."""
+    # browsers send " as %22 and line breaks as %0D %0A (the HTML standard's form encoding): undo those three
+    raw = raw.replace("%22", '"').replace("%0D", " ").replace("%0A", " ")
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     if len(name) > MAX_NAME:
