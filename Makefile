@@ -17,6 +17,10 @@ UV_VERSION := 0.13.9
 LOCK_TOOL := build/lock-tool
 LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
+# pytest runs in one process per core, at most 4 (each holds torch); a test file stays in one process, so its
+# module-wide fixtures (a Ray cluster, a server) start once.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 .PHONY: demo test lint venv clean bench lock check-lock
 
 # Installs exactly the hash-pinned lock (dependencies and the dev and ray extras: CI tests `--engine ray`), then
@@ -38,7 +42,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/lint-imports
 	$(BIN)/python tools/check_lock.py
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

@@ -73,13 +73,15 @@ def connected(address: str | None = "auto") -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    kw: dict[str, Any] = {"log_to_driver": False, "logging_level": "warning", "configure_logging": True}
+    # "error": Ray's own start-up notices (token authentication, ...) would crowd the progress bar on stderr
+    kw: dict[str, Any] = {"log_to_driver": False, "logging_level": "error", "configure_logging": True}
     try:
         if address in (None, "", "auto"):
             try:
                 ray.init(address="auto", **kw)
             except (ConnectionError, RuntimeError):
                 # a cluster of this machine alone: on loopback, nothing listening on the network
+                _loopback_only()
                 ray.init(include_dashboard=False, _node_ip_address=LOOPBACK, **kw)
         else:
             _probe(address)  # Ray itself would retry an unreachable address for minutes
@@ -94,6 +96,26 @@ def connected(address: str | None = "auto") -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _loopback_only() -> None:
+    """Keep a cluster this job starts for itself on 127.0.0.1. Even told ``_node_ip_address=127.0.0.1``, Ray resolves
+    "localhost" to the machine's network address and connects there, unless its "local Ray only" switch
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read when Ray is imported) is off: set for the processes the cluster
+    starts (they inherit the environment) and for this driver (already imported: its constant is set directly).
+    Only for a cluster started here: a driver joining a real cluster must find its network address."""
+    os.environ.setdefault(_LOCAL_ONLY_ENV, "0")
+    if os.environ[_LOCAL_ONLY_ENV] != "0":
+        return  # the user asked otherwise
+    try:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    except (ImportError, AttributeError):  # pragma: no cover — another Ray layout: the environment still applies
+        pass
+
+
+_LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:
