@@ -66,10 +66,19 @@ def test_queued_songs_are_analysed_in_workers_and_recorded_with_media(tmp_path):
         late = ws.add_file(write(tmp_path / "late.wav", music_like(6.0, seed=9)))["id"]
         runner.wake()
         wait_for(lambda: ws.get_song(late)["status"] == "done", timeout=30)
+        # a worker killed mid-song (e.g. for memory): that song fails with a reason, fresh workers take the next
+        doomed = ws.add_file(write(tmp_path / "doomed.wav", music_like(40.0, seed=4)))["id"]
+        runner.wake()
+        wait_for(lambda: ws.get_song(doomed)["status"] == "analysing", timeout=10)
+        for p in list(runner._pool._processes.values()):
+            os.kill(p.pid, signal.SIGKILL)
+        wait_for(lambda: ws.get_song(doomed)["status"] == "failed", timeout=20)
+        assert "worker died" in ws.get_song(doomed)["error"]
         # stop() with a song in flight: it goes back to the queue, the workers are gone
         long = ws.add_file(write(tmp_path / "long.wav", music_like(40.0, seed=3)))["id"]
         runner.wake()
         wait_for(lambda: ws.get_song(long)["status"] == "analysing", timeout=10)
+        assert runner.status()["running"] and runner.status()["error"] is None
         procs = list(runner._pool._processes.values())
     finally:
         runner.stop()

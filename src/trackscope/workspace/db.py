@@ -11,6 +11,8 @@ made). Standard library only at import (the CLI imports this at start-up).
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import math
@@ -360,7 +362,7 @@ class Workspace:
                     dst = self._stored_path(sha, suffix)
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     os.chmod(tmp, 0o644)
-                    os.replace(tmp, dst)  # inside the transaction: a delete of the same content cannot interleave
+                    _move(tmp, dst)  # inside the transaction: a delete of the same content cannot interleave
                     stored = 1
                 cur = db.execute(
                     "INSERT INTO songs (sha256, name, suffix, size, stored, added, status, error, updated) "
@@ -659,10 +661,33 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
+def _move(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` atomically; from another file system, copy beside ``dst`` first, then rename."""
+    try:
+        os.replace(src, dst)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        import shutil
+
+        tmp = dst.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}{dst.suffix}")
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+        src.unlink(missing_ok=True)
+
+
 def _display_name(name: str) -> str:
     """The last part of a client's file name, on one line (shown only; never a path)."""
     base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
     return " ".join(base.split())[:255] or "unnamed"
+
+
+@functools.lru_cache(maxsize=256)
+def _spelt(key: str) -> str:
+    return spell_key(key)
 
 
 def _song(r: tuple[Any, ...]) -> dict[str, Any]:
@@ -682,7 +707,7 @@ def _song(r: tuple[Any, ...]) -> dict[str, Any]:
         "novelty": novelty,
         "unusual": None if unusual is None else bool(unusual),
         "tempo": tempo,
-        "key": spell_key(key) if key else None,
+        "key": _spelt(key) if key else None,
         "loudness_lufs": lufs,
         "duration": duration,
         "hit_potential": hit,

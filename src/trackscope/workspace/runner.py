@@ -108,7 +108,8 @@ class Runner:
         self.stop()
 
     def status(self) -> dict[str, Any]:
-        """``{"workers", "queued", "analysing", "running", "mood_model", "popularity_model"}``."""
+        """``{"workers", "queued", "analysing", "running", "mood_model", "popularity_model", "error"}`` (``error``:
+        why the runner stopped on its own, else None)."""
         counts = self._ws.counts() if self._ws is not None else {}
         return {
             "workers": self.workers,
@@ -117,6 +118,7 @@ class Runner:
             "running": self._thread is not None and self._thread.is_alive(),
             "mood_model": self.mood_model,
             "popularity_model": self.popularity_model,
+            "error": self.error,
         }
 
     # ------------------------------------------------------------------------------------------------- the thread
@@ -151,14 +153,26 @@ class Runner:
                 self._collect()
                 free = self.workers - len(self._inflight)
                 if free > 0 and not self._stopping.is_set():
-                    for song_id, path in self._ws.claim(free):  # type: ignore[union-attr]
-                        fut = self._pool.submit(_analyse, str(path))
-                        self._inflight[fut] = song_id
-                        fut.add_done_callback(lambda _f: self._event.set())
+                    self._submit(self._ws.claim(free))  # type: ignore[union-attr]
                 self._event.wait(self.poll_s)
                 self._event.clear()
         except Exception as err:  # noqa: BLE001 — a server must not die with its runner; status() says it stopped
             self.error = one_line(f"{type(err).__name__}: {err}")
+
+    def _submit(self, claimed: list[tuple[int, Path]]) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        for k, (song_id, path) in enumerate(claimed):
+            try:
+                fut = self._pool.submit(_analyse, str(path))
+            except BrokenProcessPool:  # a worker died between two songs: fresh workers, the rest queued again
+                self._ws.requeue([i for i, _ in claimed[k:]])  # type: ignore[union-attr]
+                self._shutdown_pool()
+                self._pool = self._new_pool()
+                self._event.set()
+                return
+            self._inflight[fut] = song_id
+            fut.add_done_callback(lambda _f: self._event.set())
 
     def _collect(self) -> None:
         from concurrent.futures.process import BrokenProcessPool
@@ -172,8 +186,11 @@ class Runner:
             err = fut.exception()
             if err is not None:
                 broken = broken or isinstance(err, BrokenProcessPool)
-                what = "the analysis worker died" if isinstance(err, BrokenProcessPool) else type(err).__name__
-                self._ws.fail(song_id, f"{what}: {err}" if str(err) else what)  # type: ignore[union-attr]
+                if isinstance(err, BrokenProcessPool):
+                    reason = "the analysis worker died while analysing this song (out of memory, or killed)"
+                else:  # a bug: say which, in one line
+                    reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                self._ws.fail(song_id, reason)  # type: ignore[union-attr]
                 continue
             kind, item, media = fut.result()
             if kind == "song":
