@@ -250,6 +250,7 @@
     pointsLayer.replaceChildren();
     labelsLayer.replaceChildren();
     const placed = songs.map((s) => ({ s, x: X(Math.max(-1, Math.min(1, s.valence))), y: Y(Math.max(-1, Math.min(1, s.arousal))) }));
+    dodge(placed);
     for (const p of placed) {
       const colour = S.moodColour(p.s);
       const g = svg("g", { class: "point", dataset: { testid: "va-point", songId: String(p.s.id) }, tabindex: 0,
@@ -271,6 +272,35 @@
       state.points.set(p.s.id, g);
     }
     placeLabels(placed);
+  }
+  // Songs the model is sure of sit at the same corner: nudge overlapping dots apart (a few pixels, never across the
+  // axes) so each stays visible and clickable; the tooltip gives the exact values.
+  function dodge(points) {
+    if (points.length < 2 || points.length > 800) return;
+    const min = 2 * R + 1.5, w = SIZE - PL - PR, h = SIZE - PT - PB, mx = PL + w / 2, my = PT + h / 2;
+    const homes = points.map((p) => [p.x, p.y]);
+    for (let round = 0; round < 60; round++) {
+      let moved = false;
+      for (let i = 0; i < points.length; i++) {
+        for (let j = i + 1; j < points.length; j++) {
+          const a = points[i], b = points[j];
+          let dx = b.x - a.x, dy = b.y - a.y, d = Math.hypot(dx, dy);
+          if (d >= min) continue;
+          if (d < 1e-6) { const t = (i * 2.399 + j) % (2 * Math.PI); dx = Math.cos(t); dy = Math.sin(t); d = 1; }
+          const push = (min - d) / 2 + 0.01, ux = dx / d, uy = dy / d;
+          a.x -= ux * push; a.y -= uy * push; b.x += ux * push; b.y += uy * push;
+          moved = true;
+        }
+      }
+      points.forEach((p, k) => {  // stay inside the frame and in the song's own quadrant
+        const [hx, hy] = homes[k];
+        const lox = hx < mx ? PL + R + 1 : mx + R, hix = hx < mx ? mx - R : SIZE - PR - R - 1;
+        const loy = hy < my ? PT + R + 1 : my + R, hiy = hy < my ? my - R : SIZE - PB - R - 1;
+        p.x = Math.min(hix, Math.max(lox, p.x));
+        p.y = Math.min(hiy, Math.max(loy, p.y));
+      });
+      if (!moved) break;
+    }
   }
   // Greedy labelling: the most isolated points first; each tries right, left, above, below and keeps the first
   // box that stays inside the plot and touches no placed label and no other dot. The rest show on hover.
