@@ -309,6 +309,26 @@ def test_delete_then_gone(server, songs):
     assert requests.delete(f"{server.url}/api/songs/{sid}", timeout=10).status_code == 404
 
 
+def test_other_sites_cannot_reach_in(server, songs, uploaded):
+    """A page of another site may not upload or delete through the visitor's browser (Origin), and a name that
+    rebinds to 127.0.0.1 gets nothing (Host)."""
+    before = server.get("/api/songs").json()["total"]
+    files = _files([("csrf.wav", songs["text"])])
+    evil = requests.post(server.url + "/api/songs", files=files, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert evil.status_code == 403 and evil.json()["error"]
+    sid = uploaded["minor.flac"]["id"]
+    for origin in ("null", "http://evil.example"):
+        res = requests.delete(f"{server.url}/api/songs/{sid}", headers={"Origin": origin}, timeout=10)
+        assert res.status_code == 403
+    assert server.get("/api/songs").json()["total"] == before
+    rebound = server.get("/api/songs", headers={"Host": "evil.example:80"})
+    assert rebound.status_code == 403 and rebound.json()["error"]
+    port = server.url.rsplit(":", 1)[1]
+    assert server.get("/api/songs", headers={"Host": f"localhost:{port}"}).status_code == 200
+    own = requests.post(server.url + "/api/songs", files=files, headers={"Origin": server.url}, timeout=10)
+    assert own.status_code == 202  # the studio's own page
+
+
 def test_token_required_when_given(tmp_path, songs):
     from trackscope.serve.auth import is_loopback, resolve_token
 

@@ -60,11 +60,14 @@ def create_app(
     workers: int = 1,
     max_upload_mb: int = 200,
     token: str | None = None,
+    host: str = "127.0.0.1",
 ) -> Any:  # fastapi.FastAPI
     """The studio over the workspace folder ``workspace``: opens (creates, migrates) it and checks the models now
     (a bad model folder is a :class:`~trackscope.errors.TrackscopeError` before anything listens); the analysis
     runner starts with the app's lifespan. With ``token`` every route but ``/healthz`` requires it
-    (:mod:`trackscope.serve.auth`); choosing whether one is needed is the caller's (see ``auth.resolve_token``)."""
+    (:mod:`trackscope.serve.auth`); choosing whether one is needed is the caller's (see ``auth.resolve_token``).
+    ``host``: the address it will listen on — on loopback, requests addressed to any other name are refused (DNS
+    rebinding); changes sent from another site's page are refused everywhere."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
@@ -73,7 +76,7 @@ def create_app(
     from trackscope import __version__
     from trackscope.errors import TrackscopeError
     from trackscope.serve import pages, routes
-    from trackscope.serve.auth import TokenAuth, check_token
+    from trackscope.serve.auth import SameOrigin, TokenAuth, check_token, is_loopback
     from trackscope.workspace import Workspace
     from trackscope.workspace.runner import Runner
 
@@ -114,6 +117,7 @@ def create_app(
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if token is not None:
         app.add_middleware(TokenAuth, token=check_token(token))
+    app.add_middleware(SameOrigin, loopback_only=is_loopback(host))  # outermost: before the token is looked at
     return app
 
 

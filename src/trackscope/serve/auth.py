@@ -1,5 +1,10 @@
 """Who may use the studio: nobody needs a token on the loopback address; on any other address one is required.
 
+Two guards hold for every server (:class:`SameOrigin`): a page of another site cannot make the browser change
+anything here (a POST or DELETE whose ``Origin`` is not this server's is refused: uploads are "simple" requests
+that CORS does not stop), and a server on loopback answers only requests addressed to a loopback name (a web
+page that points its own domain at 127.0.0.1 — DNS rebinding — gets 403).
+
 The token travels as ``Authorization: Bearer T``, a ``?token=T`` query parameter (the printed URL carries it), or
 the ``trackscope_token`` cookie that the server sets (HttpOnly, SameSite=Strict) on a response to a request that
 carried a valid ``?token=`` — so the page's ``<img>``, ``<audio>`` and ``fetch`` calls need nothing more. Every route
@@ -14,7 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from trackscope.errors import TrackscopeError
 
@@ -125,20 +130,59 @@ class TokenAuth:
         await self.app(scope, receive, send_with_cookie)
 
 
-async def _unauthorized(scope: Scope, send: Send) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008})
-        return
-    body = b'{"error": "a token is needed: open the URL the server printed (with ?token=)"}'
+def _host_name(host_header: str) -> str:
+    """``127.0.0.1`` from ``127.0.0.1:8765``, ``::1`` from ``[::1]:8765``."""
+    return (urlsplit("//" + host_header).hostname or "") if host_header else ""
+
+
+class SameOrigin:
+    """ASGI middleware: 403 JSON for a change (any method but GET/HEAD/OPTIONS) sent from another site's page, and,
+    with ``loopback_only``, for a request whose Host is not a loopback name (DNS rebinding)."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, loopback_only: bool) -> None:
+        self.app = app
+        self.loopback_only = loopback_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host") or ""
+        if self.loopback_only and host and not is_loopback(_host_name(host)):
+            await _error(send, 403, "this server answers only on its loopback address (127.0.0.1, localhost)")
+            return
+        origin = _header(scope, b"origin")
+        # curl and scripts send no Origin; a browser always does on a POST/DELETE ("null" from sandboxes: refused)
+        cross_site = origin is not None and urlsplit(origin).netloc.lower() != host.lower()
+        if cross_site and scope.get("method") not in self.SAFE:
+            await _error(send, 403, "changes are accepted only from the studio's own page")
+            return
+        await self.app(scope, receive, send)
+
+
+async def _error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    import json
+
+    body = json.dumps({"error": message}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
+                *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _unauthorized(scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    message = "a token is needed: open the URL the server printed (with ?token=)"
+    await _error(send, 401, message, [(b"www-authenticate", b"Bearer")])

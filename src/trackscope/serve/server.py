@@ -68,6 +68,7 @@ def serve(
             workers=workers,
             max_upload_mb=max_upload_mb,
             token=needed,
+            host=host,
         )
     except BaseException:
         sock.close()
