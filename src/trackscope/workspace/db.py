@@ -12,10 +12,7 @@ made). Standard library only at import (the CLI imports this at start-up).
 from __future__ import annotations
 
 import errno
-import functools
 import hashlib
-import json
-import math
 import os
 import sqlite3
 import threading
@@ -23,165 +20,34 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trackscope._format import spell_key
-from trackscope.constants import AUDIO_SUFFIXES, QUADRANT_WORDS
+from trackscope.constants import AUDIO_SUFFIXES
 from trackscope.errors import TrackscopeError
-
-DB_NAME = "trackscope.sqlite"
-TMP_PREFIX = ".tmp-"  # every temporary file the workspace makes starts with this (and only those are swept)
-STALE_TMP_S = 3600.0  # leftovers older than this in tmp/ are from a crash, not an upload in progress
-STATUSES = ("queued", "analysing", "done", "failed")
-MAX_ERROR = 300  # characters of a one-line reason kept
-
-# Forward migrations: MIGRATIONS[i] takes a database from version i to i + 1. Never edit a released one; append.
-MIGRATIONS: list[list[str]] = [
-    [  # 1: songs and analyses
-        """CREATE TABLE songs (
-            id INTEGER PRIMARY KEY,
-            sha256 TEXT UNIQUE,
-            name TEXT NOT NULL,
-            suffix TEXT NOT NULL DEFAULT '',
-            size INTEGER,
-            duration REAL,
-            stored INTEGER NOT NULL DEFAULT 0,
-            added TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('queued', 'analysing', 'done', 'failed')),
-            error TEXT,
-            updated TEXT NOT NULL)""",
-        """CREATE TABLE analyses (
-            id INTEGER PRIMARY KEY,
-            song_id INTEGER NOT NULL REFERENCES songs(id) ON DELETE CASCADE,
-            mood_model TEXT NOT NULL,
-            popularity_model TEXT NOT NULL DEFAULT '',
-            created TEXT NOT NULL,
-            mood TEXT,
-            mood_words TEXT,
-            confidence REAL,
-            arousal REAL,
-            valence REAL,
-            novelty REAL,
-            unusual INTEGER,
-            tempo REAL,
-            key TEXT,
-            loudness_lufs REAL,
-            hit_potential REAL,
-            probabilities TEXT,
-            top_tags TEXT,
-            windows TEXT,
-            why TEXT,
-            UNIQUE (song_id, mood_model, popularity_model))""",
-    ],
-    [  # 2: the shown analysis kept on the song (listing is one join), media, indices for paging 1000s of songs
-        "ALTER TABLE songs ADD COLUMN current_analysis INTEGER",
-        """UPDATE songs SET current_analysis =
-            (SELECT a.id FROM analyses a WHERE a.song_id = songs.id ORDER BY a.created DESC, a.id DESC LIMIT 1)""",
-        """CREATE TABLE media (
-            song_id INTEGER PRIMARY KEY REFERENCES songs(id) ON DELETE CASCADE,
-            waveform TEXT,
-            mel BLOB)""",
-        "CREATE INDEX songs_status ON songs(status)",
-        "CREATE INDEX songs_added ON songs(added)",
-        "CREATE INDEX analyses_song_created ON analyses(song_id, created)",
-    ],
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# Sort keys people may ask for → SQL expressions (never user text in SQL).
-SORTS = {
-    "added": "s.added",
-    "id": "s.id",
-    "name": "s.name COLLATE NOCASE",
-    "status": "s.status",
-    "size": "s.size",
-    "duration": "s.duration",
-    "mood": "a.mood_words",
-    "quadrant": "a.mood",
-    "confidence": "a.confidence",
-    "arousal": "a.arousal",
-    "valence": "a.valence",
-    "novelty": "a.novelty",
-    "unusual": "a.unusual",
-    "tempo": "a.tempo",
-    "key": "a.key",
-    "loudness": "a.loudness_lufs",
-    "loudness_lufs": "a.loudness_lufs",
-    "hit_potential": "a.hit_potential",
-}
-_LIST_COLUMNS = (
-    "s.id, s.name, s.status, s.error, s.duration, s.added, s.size, s.sha256, a.mood, a.mood_words, a.confidence, "
-    "a.arousal, a.valence, a.novelty, a.unusual, a.tempo, a.key, a.loudness_lufs, a.hit_potential, a.probabilities, "
-    "a.mood_model, a.popularity_model, a.created"
+from trackscope.workspace.schema import (
+    DB_NAME,
+    EXPORT_COLUMNS,
+    LIST_COLUMNS,
+    LIST_FROM,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SORTS,
+    STATUSES,
+    TMP_PREFIX,
+    display_name,
+    dumps,
+    loads,
+    now,
+    num,
+    one_line,
+    probabilities,
+    quadrant_of,
+    song_shape,
+    window_shape,
 )
-_FROM = "FROM songs s LEFT JOIN analyses a ON a.id = s.current_analysis"
 
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def one_line(reason: Any) -> str:
-    text = " ".join(str(reason).split()) or "failed"
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
-
-
-def _num(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None if v is None else float(v)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str | int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if hasattr(obj, "tolist"):
-        return _jsonable(obj.tolist())
-    return str(obj)
-
-
-def _dumps(obj: Any) -> str | None:
-    return None if obj is None else json.dumps(_jsonable(obj), separators=(",", ":"), allow_nan=False)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def quadrant_of(mood: str | None) -> str | None:
-    return mood if mood in QUADRANT_WORDS else None
-
-
-def _probabilities(row: dict[str, Any]) -> dict[str, float | None]:
-    return {k[2:]: _num(v) for k, v in row.items() if k.startswith("p_")}
-
-
-def _window(w: dict[str, Any]) -> dict[str, Any]:
-    unusual = w.get("unusual")
-    return {
-        "start": _num(w.get("start")),
-        "duration": _num(w.get("duration")),
-        "mood": w.get("mood_words") or w.get("mood"),
-        "quadrant": quadrant_of(w.get("mood")),
-        "confidence": _num(w.get("confidence")),
-        "probabilities": _probabilities(w),
-        "arousal": _num(w.get("arousal")),
-        "valence": _num(w.get("valence")),
-        "novelty": _num(w.get("novelty")),
-        "unusual": None if unusual is None else bool(unusual),
-    }
+STALE_TMP_S = 3600.0  # leftovers older than this in tmp/ are from a crash, not an upload in progress
 
 
 def hash_copy(src: Path, dst: Path) -> tuple[str, int]:
@@ -339,7 +205,7 @@ class Workspace:
 
     def add_failed(self, name: str, reason: str, size: int | None = None) -> dict[str, Any]:
         """A row for a file that never became audio here (e.g. over the upload size limit), with its reason."""
-        name, t = _display_name(name), now()
+        name, t = display_name(name), now()
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO songs (name, size, added, status, error, updated) VALUES (?, ?, ?, 'failed', ?, ?)",
@@ -348,7 +214,7 @@ class Workspace:
         return {"id": int(cur.lastrowid or 0), "name": name, "status": "failed", "new": True}
 
     def _take(self, tmp: Path, name: str, sha: str, size: int) -> dict[str, Any]:
-        name = _display_name(name)
+        name = display_name(name)
         suffix = Path(name).suffix.lower()
         try:
             reason = check_audio_file(tmp, name, size)
@@ -436,19 +302,19 @@ class Workspace:
             now(),
             row.get("mood"),
             row.get("mood_words") or row.get("mood"),
-            _num(row.get("confidence")),
-            _num(row.get("arousal")),
-            _num(row.get("valence")),
-            _num(row.get("novelty")),
+            num(row.get("confidence")),
+            num(row.get("arousal")),
+            num(row.get("valence")),
+            num(row.get("novelty")),
             None if unusual is None else int(bool(unusual)),
-            _num(row.get("tempo")),
+            num(row.get("tempo")),
             row.get("key"),
-            _num(row.get("loudness_lufs")),
-            _num(row.get("hit_potential")),
-            _dumps(_probabilities(row)),
-            _dumps(row.get("top_tags") or []),
-            _dumps([_window(w) for w in row.get("windows") or []]),
-            _dumps(row.get("why")),
+            num(row.get("loudness_lufs")),
+            num(row.get("hit_potential")),
+            dumps(probabilities(row)),
+            dumps(row.get("top_tags") or []),
+            dumps([window_shape(w) for w in row.get("windows") or []]),
+            dumps(row.get("why")),
         )
         with self._tx() as db:
             if db.execute("SELECT 1 FROM songs WHERE id = ?", (song_id,)).fetchone() is None:
@@ -475,12 +341,12 @@ class Workspace:
             if media is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO media (song_id, waveform, mel) VALUES (?, ?, ?)",
-                    (song_id, _dumps(media.get("waveform")), media.get("mel_webp")),
+                    (song_id, dumps(media.get("waveform")), media.get("mel_webp")),
                 )
             db.execute(
                 "UPDATE songs SET status = 'done', error = NULL, current_analysis = ?, updated = ?, "
                 "duration = COALESCE(?, duration) WHERE id = ?",
-                (analysis_id, values[3], _num(row.get("duration")), song_id),
+                (analysis_id, values[3], num(row.get("duration")), song_id),
             )
         return analysis_id
 
@@ -533,10 +399,10 @@ class Workspace:
         where, args = self._where(status, mood, search, unusual)
         direction = "DESC" if descending else "ASC"
         col = SORTS[sort]
-        sql = f"SELECT {_LIST_COLUMNS} {_FROM}{where} ORDER BY ({col}) IS NULL, {col} {direction}, s.id {direction}"
+        sql = f"SELECT {LIST_COLUMNS} {LIST_FROM}{where} ORDER BY ({col}) IS NULL, {col} {direction}, s.id {direction}"
         sql += " LIMIT ? OFFSET ?"
         args += [-1 if limit is None else max(int(limit), 0), max(int(offset), 0)]
-        return [_song(r) for r in self._query(sql, args)]
+        return [song_shape(r) for r in self._query(sql, args)]
 
     def count_songs(
         self,
@@ -548,7 +414,7 @@ class Workspace:
         **_: Any,
     ) -> int:
         where, args = self._where(status, mood, search, unusual)
-        return int(self._query(f"SELECT COUNT(*) {_FROM}{where}", args)[0][0])
+        return int(self._query(f"SELECT COUNT(*) {LIST_FROM}{where}", args)[0][0])
 
     def counts(self) -> dict[str, int]:
         """How many songs have each status."""
@@ -558,16 +424,18 @@ class Workspace:
     def get_song(self, song_id: int) -> dict[str, Any] | None:
         """One song in the API shape plus its ``windows``, ``tags``, ``waveform``, ``why``, models and every
         ``analyses`` of it (newest first)."""
-        rows = self._query(f"SELECT {_LIST_COLUMNS}, a.windows, a.top_tags, a.why {_FROM} WHERE s.id = ?", (song_id,))
+        rows = self._query(
+            f"SELECT {LIST_COLUMNS}, a.windows, a.top_tags, a.why {LIST_FROM} WHERE s.id = ?", (song_id,)
+        )
         if not rows:
             return None
         r = rows[0]
-        song = _song(r[:-3])
-        song["windows"] = _loads(r[-3]) or []
-        song["tags"] = _loads(r[-2]) or []
-        song["why"] = _loads(r[-1])
+        song = song_shape(r[:-3])
+        song["windows"] = loads(r[-3]) or []
+        song["tags"] = loads(r[-2]) or []
+        song["why"] = loads(r[-1])
         wave = self._query("SELECT waveform FROM media WHERE song_id = ?", (song_id,))
-        song["waveform"] = _loads(wave[0][0]) if wave else None
+        song["waveform"] = loads(wave[0][0]) if wave else None
         song["analyses"] = [
             {
                 "mood_model": m,
@@ -616,17 +484,17 @@ class Workspace:
     # ------------------------------------------------------------------------------------------------------- export
     def export_rows(self) -> list[dict[str, Any]]:
         """Every song with its shown analysis as flat rows (one column per class probability, tags as text)."""
-        rows = self._query(f"SELECT {_LIST_COLUMNS}, a.top_tags {_FROM} ORDER BY s.id")
+        rows = self._query(f"SELECT {LIST_COLUMNS}, a.top_tags {LIST_FROM} ORDER BY s.id")
         classes: list[str] = []
         for r in rows:
-            for c in _loads(r[19]) or {}:
+            for c in loads(r[19]) or {}:
                 if c not in classes:
                     classes.append(c)
         out = []
         for r in rows:
-            song = _song(r[:-1])
+            song = song_shape(r[:-1])
             probs = song["probabilities"] or {}
-            tags = _loads(r[-1]) or []
+            tags = loads(r[-1]) or []
             out.append(
                 {
                     **{k: song[k] for k in EXPORT_COLUMNS},
@@ -654,13 +522,6 @@ class Workspace:
         return path
 
 
-EXPORT_COLUMNS = (
-    "id", "name", "sha256", "size", "duration", "added", "status", "error", "mood", "quadrant", "confidence",
-    "arousal", "valence", "novelty", "unusual", "tempo", "key", "loudness_lufs", "hit_potential", "mood_model",
-    "popularity_model", "analysed",
-)  # fmt: skip
-
-
 def _move(src: Path, dst: Path) -> None:
     """Rename ``src`` to ``dst`` atomically; from another file system, copy beside ``dst`` first, then rename."""
     try:
@@ -677,44 +538,3 @@ def _move(src: Path, dst: Path) -> None:
         finally:
             tmp.unlink(missing_ok=True)
         src.unlink(missing_ok=True)
-
-
-def _display_name(name: str) -> str:
-    """The last part of a client's file name, on one line (shown only; never a path)."""
-    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
-    return " ".join(base.split())[:255] or "unnamed"
-
-
-@functools.lru_cache(maxsize=256)
-def _spelt(key: str) -> str:
-    return spell_key(key)
-
-
-def _song(r: tuple[Any, ...]) -> dict[str, Any]:
-    (sid, name, status, error, duration, added, size, sha, mood, words, conf, arousal, valence, novelty, unusual,
-     tempo, key, lufs, hit, probs, mood_model, pop_model, created) = r  # fmt: skip
-    return {
-        "id": sid,
-        "name": name,
-        "status": status,
-        "error": error,
-        "mood": words,
-        "quadrant": quadrant_of(mood),
-        "confidence": conf,
-        "probabilities": _loads(probs),
-        "arousal": arousal,
-        "valence": valence,
-        "novelty": novelty,
-        "unusual": None if unusual is None else bool(unusual),
-        "tempo": tempo,
-        "key": _spelt(key) if key else None,
-        "loudness_lufs": lufs,
-        "duration": duration,
-        "hit_potential": hit,
-        "added": added,
-        "size": size,
-        "sha256": sha,
-        "mood_model": mood_model,
-        "popularity_model": pop_model or None,
-        "analysed": created,
-    }
