@@ -273,3 +273,18 @@ def test_delete_song(server, driver, songs, uploaded):
     assert requests.get(f"{server}/api/songs/{victim}", timeout=5).status_code == 404
     driver.save_screenshot(str(uploaded["shots"] / "deleted.png"))
     assert_no_alert(driver)
+
+
+def test_api_error_shown_as_a_line(server, driver, uploaded):
+    """A song deleted elsewhere while its page is open: deleting it there shows the API's one-line error."""
+    song_id = uploaded["rows"][XSS]["id"]
+    driver.get(f"{server}/songs/{song_id}")
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "[data-testid=song-title]").text == XSS, 10, 0.05, "the page")
+    assert requests.delete(f"{server}/api/songs/{song_id}", timeout=5).status_code == 204
+    expected = requests.delete(f"{server}/api/songs/{song_id}", timeout=5).json()["error"]
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=song-delete]").click()
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=confirm-delete]").click()
+    error = driver.find_element(By.CSS_SELECTOR, "[data-testid=error]")
+    wait_for(error.is_displayed, 5, 0.05, "the error line")
+    assert error.text == expected
+    assert "Traceback" not in driver.page_source

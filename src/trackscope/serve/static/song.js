@@ -219,7 +219,7 @@
   }
   function renderAnalyses() {
     const rows = Array.isArray(song.analyses) ? song.analyses : [];
-    $("analyses-card").hidden = rows.length < 1;
+    $("analyses-card").hidden = rows.length < 2;
     $("analyses").querySelector("tbody").replaceChildren(...rows.map((a) => el("tr", {},
       el("td", {}, a.mood_model || "–"), el("td", {}, a.popularity_model || "–"), el("td", {}, S.moodWords(a) || "–"),
       el("td", {}, a.created ? new Date(a.created).toLocaleString() : "–"))));
