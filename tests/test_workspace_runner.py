@@ -4,6 +4,7 @@ exactly once and the database passes its integrity check."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -87,6 +88,22 @@ def test_queued_songs_are_analysed_in_workers_and_recorded_with_media(tmp_path):
     ws.close()
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie that its new parent has not reaped yet is not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 CHILD = """
 import sys, time
 from trackscope.workspace.runner import Runner
@@ -101,13 +118,19 @@ def test_sigkill_mid_analysis_then_restart_analyses_every_song_exactly_once(tmp_
     ids = [ws.add_file(write(tmp_path / f"s{i}.wav", music_like(8.0, seed=20 + i)))["id"] for i in range(3)]
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(CHILD), str(folder)],
-        start_new_session=True,  # its own process group: the kill takes its workers too, as a machine crash would
+        start_new_session=True,  # its own process group, so that the test can clean up whatever happens
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
     )
     try:
         wait_for(lambda: ws.counts()["done"] >= 1 and ws.counts()["analysing"] >= 1, timeout=90, every=0.02)
+        workers = children(child.pid)
+        assert workers
+        os.kill(child.pid, signal.SIGKILL)  # kill -9 of the process holding the runner, mid-analysis
+        child.wait()
+        wait_for(lambda: not any(alive(p) for p in workers), timeout=10)  # its workers leave with it
     finally:
-        os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of it, were the test to fail
+            os.killpg(child.pid, signal.SIGKILL)
         child.wait()
     before = dict(ws._query("SELECT song_id, created FROM analyses"))
     assert before and ws.counts()["analysing"] >= 1  # died mid-analysis
