@@ -164,8 +164,7 @@ def list_songs(
 def status(request: Request) -> Response:
     studio = _studio(request)
     counts = studio.workspace.counts()
-    runner = {**studio.runner.status(), "error": getattr(studio.runner, "error", None)}  # why it stopped, if it did
-    return _json({"runner": runner, "counts": counts, "total": sum(counts.values())})
+    return _json({"runner": studio.runner.status(), "counts": counts, "total": sum(counts.values())})
 
 
 @router.get("/api/export.csv", summary="Every song as a CSV table")
