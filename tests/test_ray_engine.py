@@ -357,3 +357,19 @@ def test_a_driver_killed_mid_job_resumes_where_it_stopped(cluster, clips, tmp_pa
     index = pd.read_csv(store / "index.csv")
     assert sorted(Path(p).name for p in index.path) == [f"clip{i}.wav" for i in range(6)]  # each exactly once
     assert len(list(store.glob("mel/*/*/*.npy"))) == 6 and not list(store.rglob(".tmp*"))
+
+
+def test_training_clip_features_on_ray_match_the_local_engine(cluster, songs, tmp_path):
+    """The per-clip features of ``train popularity --audio`` (and its cache) computed by Ray workers: the same
+    arrays as in this process, the bad files reported with their reasons, the cache filled by the driver."""
+    from trackscope.features.clips import mel_config, mels_for
+
+    paths = sorted(songs.iterdir())
+    cfg = mel_config(clip_seconds=4.0)
+    local, ok_local, bad_local = mels_for(paths, cfg, store=None)
+    remote, ok_remote, bad_remote = mels_for(paths, cfg, store=tmp_path / "cache", engine="ray", ray_address=cluster)
+    assert ok_remote == ok_local and len(ok_local) == N_SONGS
+    assert [p for p, _ in bad_remote] == [p for p, _ in bad_local] and len(bad_local) == 2
+    assert [r for _, r in bad_remote] == [r for _, r in bad_local]
+    assert np.allclose(remote.astype(np.float32), local.astype(np.float32), atol=0.05)  # float16 dB, one CPU path
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == N_SONGS

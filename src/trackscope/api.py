@@ -157,13 +157,16 @@ def train_popularity(
     patience: int | None = None,
     fast: bool | None = None,
     workers: int | str | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train hit-potential models, keep the best and write its folder to ``out``; see
     :func:`trackscope.tasks.popularity.train` for the parameters (``data``: a table path or a pandas DataFrame; or
     ``audio`` + ``labels``; ``epochs``, ``work``, ``store``, ``n_mels``, ``clip_seconds``, ``batch_size``,
-    ``patience``, ``fast`` and ``workers`` apply to audio training only, None keeping their defaults). ``overwrite``:
-    as :func:`train_mood`. Audio training keeps its work files (mel store, resumable checkpoints) beside the model
+    ``patience``, ``fast``, ``workers``, ``engine`` and ``ray_address`` apply to audio training only, None keeping
+    their defaults; ``engine="ray"`` computes the clips' mels on a Ray cluster). ``overwrite``: as
+    :func:`train_mood`. Audio training keeps its work files (mel store, resumable checkpoints) beside the model
     folder, in ``<out>.work``, unless ``work`` names another folder."""
     from trackscope.tasks.popularity import train
 
@@ -194,6 +197,8 @@ def train_popularity(
         "patience": patience,
         "fast": fast,
         "workers": workers,
+        "engine": engine,
+        "ray_address": ray_address,
         "progress": progress,
     }
     return _train("popularity", train, options)

@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from trackscope.cli._app import console, emit_json, handle_errors, progress_bar, split_list, train_app
+from trackscope.cli._app import (
+    console,
+    emit_json,
+    engine_option,
+    handle_errors,
+    progress_bar,
+    ray_address_option,
+    split_list,
+    train_app,
+)
 from trackscope.cli.mood import OVERWRITE_HELP
 from trackscope.errors import TrackscopeError
 
@@ -45,6 +54,8 @@ def train_popularity(
         help="A `trackscope extract` store to read mels from (files it lacks are added), or a folder for the "
         "work cache (default: OUT.work/store, beside the model folder).",
     ),
+    engine: str = engine_option(),
+    ray_address: str = ray_address_option(),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
@@ -62,12 +73,14 @@ def train_popularity(
             raise TrackscopeError("--audio needs --labels CSV (a file/id column and a popularity column)")
         if features is not None or no_metadata:
             raise TrackscopeError("--features and --no-metadata apply to --data tables only")
-        options.update(audio=audio, labels=labels, id_column=id_column, epochs=epochs, workers="auto")
+        options.update(audio=audio, labels=labels, id_column=id_column, epochs=epochs, workers="auto", engine=engine)
+        if engine == "ray":
+            options["ray_address"] = ray_address
         if store is not None:
             options["store"] = store
     else:
-        if labels is not None or store is not None or epochs is not None:
-            raise TrackscopeError("--labels, --store and --epochs apply to --audio training only")
+        if labels is not None or store is not None or epochs is not None or engine != "local":
+            raise TrackscopeError("--labels, --store, --epochs and --engine apply to --audio training only")
         options.update(data=data, features=split_list(features), metadata=not no_metadata)
     with progress_bar("Training", enabled=not as_json) as progress:
         metrics = api.train_popularity(

@@ -70,6 +70,11 @@ def _compute_one(compute: Callable[[Path], dict[str, Any]], path: str) -> tuple[
         return "fail", str(err)
 
 
+def _compute_remote(_state: Any, local_path: str, _path: str, compute: Callable[[Path], dict[str, Any]]) -> Any:
+    """On a Ray worker: :func:`_compute_one` on the worker's copy of the file."""
+    return _compute_one(compute, local_path)
+
+
 def cached_per_file(
     paths: Sequence[str | Path],
     tag: str,
@@ -78,6 +83,8 @@ def cached_per_file(
     cache: ClipCache | None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> tuple[list[dict[str, Any]], list[int], list[tuple[str, str]]]:
     """For each file: its arrays from ``cache`` (key = content sha256 + ``tag``) or ``compute(path)`` (then stored).
 
@@ -85,7 +92,9 @@ def cached_per_file(
     cannot be read (``TrackscopeError`` or ``OSError``) becomes a ``(path, reason)`` failure and the batch goes on.
     ``workers``: processes computing the cache misses side by side (1: in this process; ``"auto"``: one per core,
     see :func:`trackscope._workers.choose_workers`; ``compute`` must then be picklable, e.g. a ``functools.partial``
-    of a module-level function). Cache entries are written by this process only.
+    of a module-level function). ``engine="ray"``: the misses are computed on a Ray cluster instead (``ray_address``,
+    see :mod:`trackscope._ray`; each worker reads its own copy of the file), the same arrays. Cache entries are
+    written by this process only.
     """
     outcome: list[tuple[str, Any] | None] = [None] * len(paths)
     keys: dict[int, str] = {}
@@ -114,7 +123,16 @@ def cached_per_file(
     from trackscope._workers import choose_workers
 
     n_workers = choose_workers(workers, len(todo)) if todo else 1
-    if n_workers <= 1:
+    if engine == "ray" and todo:
+        from trackscope._ray import check_engine, map_files
+
+        check_engine(engine, ray_address)
+
+        def from_ray(j: int, res: Any) -> None:
+            finish(todo[j], ("fail", res["__failure__"]) if isinstance(res, dict) and "__failure__" in res else res)
+
+        map_files([(str(paths[i]), compute) for i in todo], _compute_remote, from_ray, address=ray_address)
+    elif n_workers <= 1:
         for i in todo:
             finish(i, _compute_one(compute, str(paths[i])))
     else:

@@ -77,25 +77,29 @@ def mels_for(
     store: Any,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """Mels of many files through the content-addressed store: ``(array (n, 1, mels, frames) float16, ok, bad)``.
 
     ``store`` may be a ``trackscope extract`` feature store: when its mel configuration fits (22.05 kHz, 128 bands,
     the centre ``clip_seconds``), mels are read from it and missing files are added to it, so one extraction serves
     every experiment. Any other folder is used as a private cache. Files not yet cached are computed in ``workers``
-    processes (1: this one; ``"auto"``: one per core)."""
+    processes (1: this one; ``"auto"``: one per core), or on a Ray cluster (``engine="ray"``, ``ray_address``)."""
     import functools
 
     from trackscope._hash import config_hash
     from trackscope.features.cache import ClipCache, cached_per_file
 
     if store is not None and _is_extract_store(store, cfg):
-        return _mels_from_extract_store(paths, cfg, Path(store), progress)
+        return _mels_from_extract_store(paths, cfg, Path(store), progress, engine, ray_address)
 
     cache = ClipCache(store, namespace="mels") if store is not None else None
     tag = config_hash({"what": "popularity-mel", **cfg})
     compute = functools.partial(_mel_entry, cfg)
-    hits, ok, bad = cached_per_file(paths, tag, compute, cache=cache, progress=progress, workers=workers)
+    hits, ok, bad = cached_per_file(
+        paths, tag, compute, cache=cache, progress=progress, workers=workers, engine=engine, ray_address=ray_address
+    )
     out = [h["mel"] for h in hits]
     shape = (0, 1, cfg["n_mels"], cfg["n_frames"])
     return (np.stack(out)[:, None] if out else np.zeros(shape, np.float16)), ok, bad
@@ -106,14 +110,19 @@ def _is_extract_store(store: Any, cfg: dict[str, Any]) -> bool:
 
 
 def _mels_from_extract_store(
-    paths: Sequence[Path], cfg: dict[str, Any], store: Path, progress: Callable[[int, int], None] | None
+    paths: Sequence[Path],
+    cfg: dict[str, Any],
+    store: Path,
+    progress: Callable[[int, int], None] | None,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     from trackscope.errors import TrackscopeError
     from trackscope.features.reader import FeatureStore
     from trackscope.features.store import extract
 
     summary = extract(list(paths), store, what=("mel",), sr=cfg["sr"], mel_window=cfg["clip_seconds"],
-                      progress=progress)  # fmt: skip
+                      progress=progress, engine=engine, ray_address=ray_address)  # fmt: skip
     reasons = {str(Path(f["path"]).resolve()): f["reason"] for f in summary.get("failures", [])}
     fs = FeatureStore(store)
     out, ok, bad = [], [], []
@@ -135,13 +144,20 @@ def _embedding_entry(p: Path) -> dict[str, Any]:
 
 
 def embeddings_for(
-    paths: Sequence[Path], *, store: Any, workers: int | str = 1
+    paths: Sequence[Path],
+    *,
+    store: Any,
+    workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """musicnn penultimate-layer mean and std over 3-s patches (400 values per clip); files not yet cached are
-    computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
+    computed in ``workers`` processes (1: this one; ``"auto"``: one per core), or on a Ray cluster (``engine``)."""
     from trackscope.features.cache import ClipCache, cached_per_file
 
     cache = ClipCache(store, namespace="musicnn") if store is not None else None
-    hits, ok, bad = cached_per_file(paths, "msd-penultimate", _embedding_entry, cache=cache, workers=workers)
+    hits, ok, bad = cached_per_file(
+        paths, "msd-penultimate", _embedding_entry, cache=cache, workers=workers, engine=engine, ray_address=ray_address
+    )
     out = [h["vec"] for h in hits]
     return (np.stack(out) if out else np.zeros((0, 400), np.float32)), ok, bad

@@ -45,6 +45,8 @@ def train(
     patience: int | None = None,
     fast: bool | None = None,
     workers: int | str | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
 ) -> TrainedModel:
     """Train hit-potential models and keep the best; returns it with its metrics (the model folder is written by
     :mod:`trackscope.report.popularity`).
@@ -60,8 +62,8 @@ def train(
     features : audio features to use from a table (default: the 10 study features).
     metadata : add release year/month and explicit when the table has them.
     epochs, seed, progress : training length (audio), the seed of every random choice, a ``(done, total)`` callback.
-    work, store, n_mels, clip_seconds, batch_size, patience, fast, workers : audio training only (``work``: the
-        folder for the mel store and checkpoints; the others: see
+    work, store, n_mels, clip_seconds, batch_size, patience, fast, workers, engine, ray_address : audio training
+        only (``work``: the folder for the mel store and checkpoints; the others: see
         :func:`trackscope.tasks.popularity.audio.train_audio`); None keeps its default. Given with ``data``, they
         are refused.
     """
@@ -78,6 +80,8 @@ def train(
             "patience": patience,
             "fast": fast,
             "workers": workers,
+            "engine": engine,
+            "ray_address": ray_address,
             "epochs": epochs,
         }.items()
         if v is not None

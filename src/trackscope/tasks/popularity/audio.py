@@ -121,10 +121,13 @@ def train_audio(
     patience: int = 5,
     fast: bool | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> TrainedModel:
     """Train the audio models on labelled clips and keep the best (by test ROC-AUC). ``work`` holds the mel store
     (unless ``store`` names one) and the resumable checkpoints. Mels and embeddings not yet cached are computed in
-    ``workers`` processes (1: this one; ``"auto"``: one per core).
+    ``workers`` processes (1: this one; ``"auto"``: one per core), or on a Ray cluster with ``engine="ray"``
+    (``ray_address``: see :mod:`trackscope._ray`).
     """
     from trackscope._hash import file_sha256
     from trackscope._machine import versions
@@ -145,7 +148,8 @@ def train_audio(
     cfg = mel_config(n_mels=n_mels, clip_seconds=clip_seconds)
     work = Path(work)
     store = Path(store) if store is not None else work / "store"
-    x, ok, bad = mels_for(paths, cfg, store=store, progress=progress, workers=workers)
+    on = {"workers": workers, "engine": engine, "ray_address": ray_address}
+    x, ok, bad = mels_for(paths, cfg, store=store, progress=progress, **on)
     if len(ok) < 10:
         raise TrackscopeError(f"only {len(ok)} usable clips; need at least 10", path=audio)
     paths, scores = [paths[i] for i in ok], scores[ok]
@@ -168,7 +172,7 @@ def train_audio(
         else:
             feats = x
             if name == "embedding":
-                emb, eok, ebad = embeddings_for(paths, store=store, workers=workers)
+                emb, eok, ebad = embeddings_for(paths, store=store, **on)
                 if len(eok) != len(paths):
                     raise TrackscopeError(f"musicnn failed on {len(ebad)} clips: {ebad[0][0]}: {ebad[0][1]}")
                 feats = emb
