@@ -270,6 +270,7 @@ def analyze_into(
     engine and workers) and record each analysis with its media. Returns that :class:`Analysis`, its result with a
     ``"workspace"`` summary: ``{"path", "songs", "new", "analysed", "failed"}``. ``picture``: the report's
     per-song drawing (:func:`trackscope.report.analyze.song_picture`) when a report is written too."""
+    import os
     import pickle
 
     from trackscope.errors import TrackscopeError
@@ -292,7 +293,7 @@ def analyze_into(
     try:
         for f in files:
             added = ws.add_file(f)
-            by_path[str(f)] = added["id"]
+            by_path[os.path.abspath(f)] = added["id"]  # Ray's rows name the files by absolute path
             new += bool(added["new"])
             if ws.audio_path(added["id"]) is not None:  # a file that is not audio was told so when added
                 ids.append(added["id"])
@@ -319,7 +320,7 @@ def analyze_into(
         analysed: set[int] = set()
         failed = 0
         for song in done.result["songs"]:
-            sid = by_path.get(str(song["path"]))
+            sid = by_path.get(os.path.abspath(song["path"]))
             blob = done.figures.get(song["path"])
             drawn = pickle.loads(blob) if blob is not None else {"media": None, "picture": None}
             if drawn["picture"] is not None:
@@ -335,7 +336,7 @@ def analyze_into(
             ws.record(sid, song, mood_model=_model_name(md), popularity_model=pop_name, media=media)
             analysed.add(sid)
         for fail in done.result["failures"]:
-            sid = by_path.get(str(fail["path"]))
+            sid = by_path.get(os.path.abspath(fail["path"]))
             if sid is not None and sid in ids and sid not in analysed:
                 ws.fail(sid, fail["reason"])
                 failed += 1
