@@ -1,8 +1,9 @@
 """A self-contained HTML report: headings, text, tables and figures in one file, images embedded as base64 PNG.
 
 The file needs nothing else — no network, no scripts, no sibling image files — so it can be mailed or archived as is.
-The page around the blocks (head, style, title, table of contents) is the Jinja2 template
-``trackscope/report/templates/report.html.j2``. Build it top to bottom and write it atomically:
+The page around the blocks (head, title, table of contents) is the Jinja2 template
+``trackscope/report/templates/report.html.j2``, styled by ``templates/studio.css`` (the look the studio shares) and
+``templates/report.css``, both inlined. Build it top to bottom and write it atomically:
 
 >>> rep = Report("Mood model")
 >>> rep.add_heading("Data")
@@ -28,6 +29,7 @@ from typing import Any
 from markupsafe import Markup
 
 TEMPLATE = "report.html.j2"
+STYLESHEETS = ("studio.css", "report.css")
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +44,16 @@ def _template() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     return env.get_template(TEMPLATE)
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    """The page's style: ``studio.css`` (the look the studio shares) then ``report.css`` (the report's own rules),
+    inlined so the file stays self-contained."""
+    from importlib.resources import files
+
+    folder = files("trackscope.report") / "templates"
+    return "\n".join((folder / name).read_text(encoding="utf-8") for name in STYLESHEETS)
 
 
 def _esc(text: Any) -> str:
@@ -198,6 +210,7 @@ class Report:
         return _template().render(
             title=self.title,
             subtitle=self.subtitle,
+            css=Markup(_css()),
             version=__version__,
             created=self.created,
             sections=self._sections if self.toc and len(self._sections) > 1 else [],
