@@ -389,3 +389,38 @@ def test_worker_media_for_the_analysis_workers(tmp_path):
     assert drawn["media"]["waveform"]["points"] == len(drawn["media"]["waveform"]["hi"]) <= 1000
     both = pickle.loads(media_and_picture_draw(row, ["Q1"]))
     assert both["picture"] and both["media"]["waveform"] == drawn["media"]["waveform"]
+
+
+def test_a_worker_job_adds_hit_potential_and_media_and_bad_models_are_refused(tmp_path, monkeypatch):
+    """The runner's per-song job, called here in process (the runner calls it in its workers): the analysis row,
+    hit potential when a popularity model is set, the media; the runner refuses models of the wrong kind."""
+    import trackscope.tasks.analyze as tasks_analyze
+    from audio_synth import music_like
+    from trackscope.models.persist import load_model_dir
+    from trackscope.workspace import runner as runner_mod
+
+    def fake_hit(songs, model):
+        assert model == "a popularity model"
+        for s in songs:
+            s["hit_potential"] = 0.42
+
+    monkeypatch.setattr(tasks_analyze, "_add_hit_potential", fake_hit)
+    monkeypatch.setattr(
+        runner_mod, "_MODELS", {"mood": load_model_dir("builtin:mood"), "popularity": "a popularity model"}
+    )
+    ws = Workspace(tmp_path / "ws")
+    sid = ws.add_file(write(tmp_path / "hit.wav", music_like(6.0, seed=77)))["id"]
+    kind, row, media = runner_mod._analyse(str(ws.audio_path(sid)))
+    assert kind == "song" and row["hit_potential"] == 0.42 and media["mel_webp"][8:12] == b"WEBP"
+    ws.record(sid, row, mood_model="builtin:mood", popularity_model="/models/hits", media=media)
+    song = ws.list_songs()[0]
+    assert song["hit_potential"] == 0.42 and song["popularity_model"] == "/models/hits"
+    damaged = tmp_path / "damaged.wav"
+    damaged.write_bytes(b"RIFF" + bytes(200))
+    kind, item, media = runner_mod._analyse(str(damaged))
+    assert kind == "failure" and "WAV" in item["reason"] and media is None
+    ws.close()
+    with pytest.raises(TrackscopeError, match="popularity model"):
+        runner_mod.Runner(tmp_path / "ws", popularity_model="builtin:mood")
+    with pytest.raises(TrackscopeError, match="at least 1"):
+        runner_mod.Runner(tmp_path / "ws", workers=0)
