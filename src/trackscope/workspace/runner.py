@@ -76,6 +76,8 @@ class Runner:
         first song)."""
         if self._thread is not None:
             return self
+        self._stopping.clear()
+        self.error = None
         self._ws = Workspace(self.folder)
         self._ws.recover()
         self._pool = self._new_pool()
