@@ -407,6 +407,19 @@ def test_list_stays_fast_while_analysing_and_kill9_loses_nothing(server, tmp_pat
     assert {i: rows[i]["analysed"] for i in done} == before  # done before the kill: not analysed again
     with sqlite3.connect(server.workspace / "trackscope.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    killed = server.groups[-2]  # the killed server's process group: its workers saw it die and left
+    deadline = time.monotonic() + 15
+    while _group_alive(killed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _group_alive(killed), "the killed server's worker processes are still running"
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_upload_names_are_data():
