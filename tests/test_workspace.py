@@ -307,11 +307,16 @@ def test_export_csv_round_trip(ws, songs, tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_a_workspace_that_is_a_file_is_refused(tmp_path):
+def test_a_workspace_that_is_a_file_or_holds_no_database_is_refused(tmp_path):
     f = tmp_path / "ws"
     f.write_text("x")
     with pytest.raises(TrackscopeError, match="existing file"):
         Workspace(f)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "trackscope.sqlite").write_bytes(b"not a database, " * 100)
+    with pytest.raises(TrackscopeError, match="not a trackscope workspace database"):
+        Workspace(junk)
     assert str(default_workspace()).endswith("workspace")
 
 

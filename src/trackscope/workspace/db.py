@@ -103,15 +103,19 @@ class Workspace:
             raise TrackscopeError(f"cannot create the workspace ({err.strerror})", path=self.folder) from None
         self.db_path = self.folder / DB_NAME
         self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
-            self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 30000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as err:
-            raise TrackscopeError(f"not a trackscope workspace database ({err})", path=self.db_path) from None
-        self._migrate()
+            try:
+                self._db.execute("PRAGMA busy_timeout = 30000")
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._db.execute("PRAGMA synchronous = NORMAL")  # with WAL: never corrupt, at most the last commits
+            except sqlite3.DatabaseError as err:
+                raise TrackscopeError(f"not a trackscope workspace database ({err})", path=self.db_path) from None
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
         self._sweep_tmp()
 
     # ----------------------------------------------------------------------------------------------------- plumbing
