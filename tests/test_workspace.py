@@ -133,7 +133,10 @@ def test_the_same_audio_twice_is_one_song_stored_by_its_hash(ws, songs, tmp_path
     up2 = ws.temp_path()
     up2.write_bytes(songs[1].read_bytes())
     assert ws.add_upload(up2, "again.wav")["id"] == c["id"] and not up2.exists()
-    assert ws.count_songs() == 2
+    elsewhere = tmp_path / "upload.wav"  # not one of the workspace's temporary files: copied, never removed
+    elsewhere.write_bytes(songs[2].read_bytes())
+    assert ws.add_upload(elsewhere, "third.wav")["new"] and elsewhere.exists()
+    assert ws.count_songs() == 3
     assert not any(ws.tmp_dir.iterdir())
 
 

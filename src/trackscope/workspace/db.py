@@ -201,9 +201,12 @@ class Workspace:
         return self._take(tmp, name or src.name, sha, size)
 
     def add_upload(self, tmp_path: str | os.PathLike, name: str) -> dict[str, Any]:
-        """Move a finished upload (a temporary file, best made with :meth:`temp_path`) into the workspace; the
-        workspace owns ``tmp_path`` from here (it is moved in or removed). Same return as :meth:`add_file`."""
+        """Move a finished upload, a temporary file made with :meth:`temp_path`, into the workspace: it is moved in
+        or removed. A file anywhere else is copied (:meth:`add_file`): the workspace only removes files it made.
+        Same return as :meth:`add_file`."""
         tmp = Path(tmp_path)
+        if not (tmp.name.startswith(TMP_PREFIX) and tmp.parent.resolve() == self.tmp_dir.resolve()):
+            return self.add_file(tmp, name)
         sha, size = hash_copy(tmp, tmp)
         return self._take(tmp, name, sha, size)
 
