@@ -37,6 +37,8 @@ HELP_COMMANDS = [
     ["train", "popularity"],
     ["collect"],
     ["collect", "playlists"],
+    ["serve"],
+    ["export"],
     ["collect", "sample"],
 ]
 
