@@ -47,8 +47,10 @@
     }
     const note = $("status-note");
     note.hidden = song.status === "done";
+    note.classList.toggle("error", song.status === "failed");
     note.textContent = song.status === "failed" ? `This file could not be analysed: ${song.error || "no reason given"}`
       : song.status === "done" ? "" : "Analysing this song: the page fills in by itself when it is done.";
+    for (const part of ["track", "facts", "details"]) $(part).hidden = song.status === "failed";  // nothing to show
     renderFacts();
     renderWaveform();
     renderMel();
@@ -241,7 +243,9 @@
   for (const ev of ["timeupdate", "seeked", "seeking", "pause", "ended", "loadedmetadata"]) player.addEventListener(ev, updatePlayhead);
   player.addEventListener("play", () => requestAnimationFrame(tick));
   player.addEventListener("loadedmetadata", () => { if (song) { renderTimeline(); renderWhy(); renderAxis(); } });
-  player.addEventListener("error", () => S.showError("The audio cannot be played here (is the file still in the workspace?)."));
+  player.addEventListener("error", () => {
+    if (song && song.status !== "failed") S.showError("The audio cannot be played here (is the file still in the workspace?).");
+  });
   $("play").addEventListener("click", () => {
     if (player.paused) player.play().catch((err) => S.showError(`Cannot play: ${err.message}`));
     else player.pause();
