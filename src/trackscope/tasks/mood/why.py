@@ -99,7 +99,12 @@ def stretches(head: Any, classes: Sequence[str], sf: Any, window_proba: Any) -> 
     items = plan(counts)
     rows = [pooled_vector(sf.vectors[ws[0]], patches[ws[0]], g) for ws, g in items if g is not None]
     order = [list(head.classes_).index(c) for c in classes]
-    occluded = iter(np.asarray(head.predict_proba(np.stack(rows)), dtype=np.float64)[:, order] if rows else [])
+    occluded: Any = iter([])
+    if rows:
+        from trackscope._threads import single_blas_thread
+
+        with single_blas_thread():  # small products: a second BLAS thread only spins (see trackscope._threads)
+            occluded = iter(np.asarray(head.predict_proba(np.stack(rows)), dtype=np.float64)[:, order])
     out = []
     for ws, group in items:
         if group is not None:  # patches of one window: that window's probabilities change, weighted by its share
