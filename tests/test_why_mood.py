@@ -164,3 +164,37 @@ def test_long_songs_get_at_most_sixty_stretches():
         assert 30 <= len(stretches) <= MAX_STRETCHES
         covered = [(w, i) for ws, g in stretches for w in ws for i in (g if g is not None else range(10))]
         assert sorted(covered) == [(w, i) for w in range(windows) for i in range(10)]  # every patch, once
+
+
+def test_a_song_too_long_to_keep_patches_leaves_out_whole_windows():
+    """Over ~30 min no patches are kept: each stretch is a run of whole windows, its effect the song's mean against
+    the mean of the other windows (a stand-in head: the windows' probabilities are given)."""
+    from pathlib import Path
+
+    from trackscope.features.song import SongFeatures
+    from trackscope.tasks.mood.why import MAX_STRETCHES, stretches
+
+    class Head:
+        classes_ = np.array(["Q4", "Q3", "Q2", "Q1"])  # another order than the model's classes
+
+        def predict_proba(self, x):
+            raise AssertionError("whole windows need no head")
+
+    n = 70
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(4), size=n)
+    durations = [30.0] * (n - 1) + [12.0]
+    sf = SongFeatures(
+        path=Path("long.wav"), names=[], vectors=np.zeros((n, 3), np.float32), starts=[30.0 * i for i in range(n)],
+        durations=durations, tag_mean=np.zeros((n, 50)), tags=[], descriptors=[{}] * n, total_duration=2082.0,
+    )  # fmt: skip
+    why = stretches(Head(), CLASSES, sf, proba)
+    assert len(why) == 35 <= MAX_STRETCHES and why[0]["end"] == pytest.approx(60.0) and why[-1]["end"] == 2082.0
+    w = np.asarray(durations) / sum(durations)
+    song = w @ proba
+    rest = np.r_[0:10, 12:n]
+    expected = song - (w[rest] @ proba[rest]) / w[rest].sum()
+    np.testing.assert_allclose([why[5]["effects"][c] for c in CLASSES], expected, atol=1e-12)
+    assert why[5]["toward"] == (CLASSES[int(np.argmax(expected))] if expected.max() > 1e-4 else None)
+    sf.silent = True
+    assert stretches(Head(), CLASSES, sf, proba) is None
