@@ -14,7 +14,7 @@ consecutive 30-s windows; what is left after the last whole window is a window o
 probabilities.
 
 **Patches kept for "why this mood".** :func:`song_features` also keeps each window's per-patch activations of the
-pooled layers (live channels only, float32, ~4 KB a 3-s patch: ~0.3 MB for a 4-min song) in
+pooled layers (live channels only: 462 float32, ~1.8 KB a 3-s patch, ~0.15 MB for a 4-min song) in
 ``SongFeatures.extra["patches"]``, so that a window's pooled statistics can be recomputed with a stretch of patches
 left out without running the network again (:mod:`trackscope.tasks.mood.why`). A song longer than
 :data:`MAX_KEPT_PATCHES` patches (~30 min) keeps none: memory stays bounded, and its stretches are whole windows.
@@ -36,7 +36,7 @@ MIN_WINDOW_S = 5.0  # a trailing window shorter than this is merged into the son
 FEATURE_VERSION = 2  # 2: dead musicnn channels left out; windows centred by the one rule
 # One musicnn patch: 187 frames of 256 samples at 16 kHz (trackscope.audio.musicnn.frontend), ~2.99 s.
 PATCH_S = 187 * 256 / 16000
-# ~30 min of audio, ~2.4 MB of activations; a longer song keeps none (its "why" leaves out whole windows, which
+# ~30 min of audio, ~1.1 MB of activations; a longer song keeps none (its "why" leaves out whole windows, which
 # needs no patches: trackscope.tasks.mood.why)
 MAX_KEPT_PATCHES = 600
 
