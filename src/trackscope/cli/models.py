@@ -172,7 +172,8 @@ def print_why(result: dict[str, Any]) -> None:
     windows = result.get("windows") or []
     if len(windows) > 1:
         print_frame(pd.DataFrame(windows), title="Mood of each 30-s window")
-    con.print(f"[dim]{result.get('method', '')}[/dim]")
+    if why:
+        con.print(f"[dim]{result.get('method', '')}[/dim]")
 
 
 def in_natural_order(frame: Any) -> Any:
