@@ -288,3 +288,24 @@ def test_api_error_shown_as_a_line(server, driver, uploaded):
     wait_for(error.is_displayed, 5, 0.05, "the error line")
     assert error.text == expected
     assert "Traceback" not in driver.page_source
+
+
+def test_drop_zone_takes_dropped_files(server, driver, uploaded):
+    """Files dropped on the page upload like picked ones (a made-up file: it fails at once, with its reason)."""
+    driver.get(server + "/")
+    wait_for(lambda: rows(driver), 10, 0.05, "the rows")
+    driver.execute_script(
+        """const data = new DataTransfer();
+        data.items.add(new File(["plain words, no sound"], "dropped <b>note.mp3", {type: "audio/mpeg"}));
+        const zone = document.querySelector('[data-testid=drop-zone]');
+        for (const type of ['dragenter', 'dragover', 'drop'])
+            zone.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));"""
+    )
+    row = wait_for(
+        lambda: [r for r in rows(driver) if r["name"] == "dropped <b>note.mp3" and r["status"] == "failed"],
+        20,
+        0.1,
+        "the dropped file's row",
+    )[0]
+    assert row["error"]
+    assert_no_alert(driver)

@@ -115,6 +115,10 @@
       cell("num col-hit", hit),
       cell("col-actions", del),
     );
+    tr.addEventListener("click", (ev) => {  // the whole row opens the song (but not its buttons or text selection)
+      if (ev.target.closest("a, button") || String(window.getSelection())) return;
+      window.location.href = `/songs/${s.id}`;
+    });
     tr.addEventListener("mouseenter", () => highlight(s.id, true));
     tr.addEventListener("mouseleave", () => highlight(s.id, false));
     return tr;
@@ -436,13 +440,36 @@
   window.addEventListener("dragenter", (ev) => { if (hasFiles(ev)) { depth += 1; zone.classList.add("over"); } });
   window.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) zone.classList.remove("over"); });
   window.addEventListener("dragover", (ev) => { if (hasFiles(ev)) { ev.preventDefault(); ev.dataTransfer.dropEffect = "copy"; } });
-  window.addEventListener("drop", (ev) => {
+  window.addEventListener("drop", async (ev) => {
     if (!hasFiles(ev)) return;
     ev.preventDefault();
     depth = 0;
     zone.classList.remove("over");
-    enqueue([...ev.dataTransfer.files]);
+    const entries = [...ev.dataTransfer.items].map((i) => (i.webkitGetAsEntry ? i.webkitGetAsEntry() : null));
+    if (!entries.some((e) => e && e.isDirectory)) { enqueue([...ev.dataTransfer.files]); return; }
+    try {
+      enqueue(await filesIn(entries.filter(Boolean)));  // a dropped folder: the audio files in it, at any depth
+    } catch (err) {
+      S.showError(`Could not read the dropped folder: ${err.message || err}`);
+    }
   });
+  const AUDIO = /\.(mp3|wav|flac|ogg|oga|opus|m4a|aac|aiff?|wma)$/i;
+  async function filesIn(entries) {
+    const out = [];
+    for (const entry of entries) {
+      if (entry.isFile) {
+        if (AUDIO.test(entry.name) || entries.length === 1) out.push(await new Promise((ok, no) => entry.file(ok, no)));
+      } else if (entry.isDirectory) {
+        const reader = entry.createReader();
+        for (;;) {  // readEntries answers in batches until an empty one
+          const batch = await new Promise((ok, no) => reader.readEntries(ok, no));
+          if (!batch.length) break;
+          out.push(...(await filesIn(batch.filter((e) => e.isDirectory || AUDIO.test(e.name)))));
+        }
+      }
+    }
+    return out;
+  }
   function hasFiles(ev) { return ev.dataTransfer && [...ev.dataTransfer.types].includes("Files"); }
 
   refresh();
