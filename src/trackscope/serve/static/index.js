@@ -204,7 +204,8 @@
   // -- the valence–arousal map -----------------------------------------------------------------------------------
   // The plot: valence along x, arousal up y, ±1 at the frame less a margin so no dot sits on the edge; the quadrant
   // names stand outside the frame (above and below), where no dot can cover them.
-  const SIZE = 420, PL = 30, PR = 10, PT = 26, PB = 46, M = 10, R = 6;
+  const SIZE = 420, PL = 30, PR = 10, PT = 26, PB = 46, M = 10;
+  let R = 6;  // a dot's radius: smaller when there are many
   const X = (v) => PL + M + ((v + 1) / 2) * (SIZE - PL - PR - 2 * M);
   const Y = (a) => PT + M + ((1 - a) / 2) * (SIZE - PT - PB - 2 * M);
   const pointsLayer = svg("g"), labelsLayer = svg("g");
@@ -250,6 +251,7 @@
     }
   }
   function drawPoints(songs) {
+    R = songs.length > 300 ? 4 : songs.length > 100 ? 5 : 6;
     state.points.clear();
     pointsLayer.replaceChildren();
     labelsLayer.replaceChildren();
