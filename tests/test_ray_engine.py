@@ -373,3 +373,19 @@ def test_training_clip_features_on_ray_match_the_local_engine(cluster, songs, tm
     assert [r for _, r in bad_remote] == [r for _, r in bad_local]
     assert np.allclose(remote.astype(np.float32), local.astype(np.float32), atol=0.05)  # float16 dB, one CPU path
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == N_SONGS
+
+
+def test_mood_training_features_on_ray_match_the_local_engine(cluster, songs, tmp_path):
+    """``train mood --audio --engine ray``'s per-clip window rows: those of the local engine, failures alike."""
+    from trackscope.features.cache import ClipCache
+    from trackscope.features.song import clip_matrix, feature_config
+
+    paths = sorted(songs.iterdir())
+    config = feature_config()
+    local = clip_matrix(paths, config, cache=ClipCache(tmp_path / "local"))
+    remote = clip_matrix(paths, config, cache=ClipCache(tmp_path / "ray"), engine="ray", ray_address=cluster)
+    assert remote.kept == local.kept and len(local.kept) == N_SONGS
+    assert remote.failures == local.failures and len(local.failures) == 2
+    assert remote.names == local.names
+    scale = np.abs(local.x).max(axis=0) + 1e-6  # musicnn statistics in float32: one CPU path, a few ulp apart at most
+    assert np.all(np.abs(remote.x - local.x) <= 1e-4 * scale)

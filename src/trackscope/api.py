@@ -92,6 +92,8 @@ def train_mood(
     id_column: str | None = None,
     folds: int = 5,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train a mood model and write its folder to ``out``. Returns the metrics (also ``out/metrics.json``) and
@@ -101,8 +103,9 @@ def train_mood(
     default ``mood``), with ``features``, ``test_size``, ``scaler`` (``"power"``, ``"standard"``) and ``dedupe`` (the
     id column whose repeats are dropped; None keeps every row): see :func:`trackscope.tasks.mood.table.train`.
     From audio: ``audio`` (a folder of clips) and ``labels`` (a CSV naming each clip, ``id_column``, with its mood,
-    ``label``, default ``quadrant``), with ``folds`` and ``workers`` (processes computing clip features; ``"auto"``):
-    see :func:`trackscope.tasks.mood.audio.train`. Either way: ``models`` (families to compare), ``seed``,
+    ``label``, default ``quadrant``), with ``folds`` and ``workers`` (processes computing clip features; ``"auto"``)
+    or ``engine="ray"`` (the clip features computed on a Ray cluster at ``ray_address``): see
+    :func:`trackscope.tasks.mood.audio.train`. Either way: ``models`` (families to compare), ``seed``,
     ``group_column`` (rows sharing its value, e.g. the artist, stay on one side of every split) and ``progress``, a
     ``(done, total)`` callback. Settings of the other kind of input are ignored.
 
@@ -128,6 +131,8 @@ def train_mood(
         "id_column": id_column,
         "folds": folds,
         "workers": workers,
+        "engine": engine,
+        "ray_address": ray_address,
         "progress": progress,
     }
     return _train("mood", train, options)

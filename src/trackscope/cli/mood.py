@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from trackscope.cli._app import console, emit_json, handle_errors, progress_bar, split_list, train_app
+from trackscope.cli._app import (
+    console,
+    emit_json,
+    engine_option,
+    handle_errors,
+    progress_bar,
+    ray_address_option,
+    split_list,
+    train_app,
+)
 
 OVERWRITE_HELP = (
     "Replace the model in an existing --out model folder: only the files its model.json lists are replaced, "
@@ -40,6 +49,8 @@ def train_mood(
     workers: int | None = typer.Option(
         None, "--workers", help="With --audio: clips analysed side by side, one process each (default: one per core)."
     ),
+    engine: str = engine_option(),
+    ray_address: str = ray_address_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as exactly one JSON object on stdout."),
 ) -> None:
@@ -55,6 +66,8 @@ def train_mood(
         raise TrackscopeError("give --data TABLE (Spotify features) or --audio DIR --labels FILE")
     if audio is not None and labels is None:
         raise TrackscopeError("--audio needs --labels FILE (a CSV naming each clip's mood)")
+    if audio is None and engine != "local":
+        raise TrackscopeError("--engine applies to --audio training only (a table trains in this process)")
     options: dict[str, Any] = {
         "data": data,
         "out": out,
@@ -69,6 +82,8 @@ def train_mood(
         "id_column": id_column,
         "group_column": group_column,
         "workers": ("auto" if workers is None else workers) if audio is not None else None,
+        "engine": engine if audio is not None else None,
+        "ray_address": ray_address if audio is not None and engine == "ray" else None,
         "overwrite": overwrite or None,
     }
     options = {k: v for k, v in options.items() if v is not None}

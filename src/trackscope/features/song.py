@@ -205,10 +205,13 @@ def clip_matrix(
     progress: Callable[[int, int], None] | None = None,
     cache: Any = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> ClipMatrix:
     """Window rows of every clip (the module's one window rule), cached by file content + config; clips not in the
     cache are computed in ``workers`` processes (1: this one; ``"auto"``: one per core, see
-    :func:`trackscope._workers.choose_workers`). Failures are ``(path, reason)`` and do not stop the batch.
+    :func:`trackscope._workers.choose_workers`), or on a Ray cluster with ``engine="ray"`` (``ray_address``: see
+    :mod:`trackscope._ray`). Failures are ``(path, reason)`` and do not stop the batch.
     """
     import functools
 
@@ -220,7 +223,14 @@ def clip_matrix(
     tag = config_hash({**config, "kind": "clip-windows"})
     compute = functools.partial(_clip_windows, config)
     hits, kept, failures = cached_per_file(
-        paths, tag, compute, cache=cache or ClipCache(), progress=progress, workers=workers
+        paths,
+        tag,
+        compute,
+        cache=cache or ClipCache(),
+        progress=progress,
+        workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     )
     names = [str(n) for n in hits[0]["names"]] if hits else []
     if not hits:

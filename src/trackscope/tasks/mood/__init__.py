@@ -30,6 +30,8 @@ def train(
     seed: int = 42,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
     features: Sequence[str] | None = None,
     test_size: float = 0.33,
     scaler: str | None = None,
@@ -38,7 +40,8 @@ def train(
 ) -> TrainedModel:
     """Train a mood model from a table (``data``: a CSV/Parquet path or a pandas DataFrame; ``features``,
     ``test_size``, ``scaler``, ``dedupe`` apply to it: see :func:`trackscope.tasks.mood.table.train`) or from
-    labelled audio (``audio`` + ``labels``; ``folds``, ``id_column`` and ``workers`` apply to it: see
+    labelled audio (``audio`` + ``labels``; ``folds``, ``id_column``, ``workers``, ``engine`` and ``ray_address``
+    apply to it: see
     :func:`trackscope.tasks.mood.audio.train`). Settings of the other kind of input are ignored."""
     if audio is not None:
         from trackscope.tasks.mood import audio as mood_audio
@@ -56,6 +59,8 @@ def train(
             folds=folds,
             progress=progress,
             workers=workers,
+            engine=engine,
+            ray_address=ray_address,
         )
     if data is None:
         raise TrackscopeError(

@@ -88,10 +88,13 @@ def train(
     folds: int = 5,
     progress: Callable[[int, int], None] | None = None,
     workers: int | str = 1,
+    engine: str = "local",
+    ray_address: str | None = "auto",
 ) -> TrainedModel:
     """Train a mood model on labelled audio; returns the chosen pipeline (refitted on every clip), its novelty
     arrays and the metrics (:mod:`trackscope.report.mood_audio` writes the folder). Clip features not yet cached are
-    computed in ``workers`` processes (1: this one; ``"auto"``: one per core)."""
+    computed in ``workers`` processes (1: this one; ``"auto"``: one per core), or on a Ray cluster with
+    ``engine="ray"`` (``ray_address``: see :mod:`trackscope._ray`)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, cross_val_predict
@@ -108,7 +111,7 @@ def train(
         raise TrackscopeError(f"unknown model(s) {unknown}; choose from {', '.join(AUDIO_MODELS)}")
     data = find_labelled_audio(audio, labels, id_column=id_column, label=label, group_column=group_column)
     config = feature_config()
-    rows = clip_matrix(data.paths, config, progress=progress, workers=workers)
+    rows = clip_matrix(data.paths, config, progress=progress, workers=workers, engine=engine, ray_address=ray_address)
     kept, failures, names = rows.kept, rows.failures, rows.names
     if len(kept) == 0:
         raise TrackscopeError("no labelled clip could be decoded", path=audio)
