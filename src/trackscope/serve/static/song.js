@@ -51,6 +51,7 @@
     note.textContent = song.status === "failed" ? `This file could not be analysed: ${song.error || "no reason given"}`
       : song.status === "done" ? "" : "Analysing this song: the page fills in by itself when it is done.";
     for (const part of ["track", "facts", "details"]) $(part).hidden = song.status === "failed";  // nothing to show
+    if (song.status !== "failed" && !player.getAttribute("src")) player.src = `/api/songs/${encodeURIComponent(id)}/audio`;
     renderFacts();
     renderWaveform();
     renderMel();
