@@ -308,8 +308,8 @@
       if (!moved) break;
     }
   }
-  // Greedy labelling: the most isolated points first; each tries right, left, above, below and keeps the first
-  // box that stays inside the plot and touches no placed label and no other dot. The rest show on hover.
+  // Greedy labelling: the most isolated points first; each tries places around its dot, nearest first, and keeps
+  // the first box that stays inside the plot and touches no placed label and no other dot. The rest show on hover.
   function placeLabels(points) {
     if (points.length > 400) return;
     // the quadrant names are obstacles too
@@ -324,13 +324,21 @@
     const order = points.map((p) => ({ p, g: gap(p) })).sort((a, b) => b.g - a.g).map((o) => o.p);
     for (const p of order) {
       const text = label(p.s.name), w = textWidth(text), h = 12;
-      const tries = [[p.x + R + 4, p.y - h / 2, "start"], [p.x - R - 4 - w, p.y - h / 2, "start"],
-        [p.x - w / 2, p.y - R - 4 - h, "start"], [p.x - w / 2, p.y + R + 4, "start"]];
-      for (const [x0, y0] of tries) {
+      // beside the dot, then above or below it, then beside it one and two lines up or down (with a leader line)
+      const tries = [[p.x + R + 4, p.y - h / 2, 0], [p.x - R - 4 - w, p.y - h / 2, 0], [p.x - w / 2, p.y - R - 3 - h, 0],
+        [p.x - w / 2, p.y + R + 3, 0]];
+      for (const k of [1, -1, 2, -2]) {
+        tries.push([p.x + R + 6, p.y - h / 2 + k * (h + 3), 1], [p.x - R - 6 - w, p.y - h / 2 + k * (h + 3), 1]);
+      }
+      for (const [x0, y0, leader] of tries) {
         const box = { x0, y0, x1: x0 + w, y1: y0 + h };
         if (!inside(box)) continue;
         if (boxes.some((b) => hit(b, box)) || dots.some((d) => d.p !== p && hit(d, box))) continue;
         boxes.push(box);
+        if (leader) {
+          const lx = x0 > p.x ? x0 - 1 : x0 + w + 1, ly = Math.min(Math.max(p.y, y0 + 2), y0 + h - 2);
+          labelsLayer.append(svg("line", { x1: p.x, y1: p.y, x2: lx, y2: ly, class: "leader" }));
+        }
         labelsLayer.append(svg("text", { x: x0, y: y0 + h - 2, class: "point-label", dataset: { songId: String(p.s.id) } }, text));
         break;
       }
