@@ -177,6 +177,21 @@ def test_upload_rows_moods_and_map(server, driver, songs, uploaded):
     done_ids = {r["id"] for r in by_name.values() if r["status"] == "done"}
     points = driver.find_elements(By.CSS_SELECTOR, "[data-testid=va-map] [data-testid=va-point]")
     assert {int(p.get_attribute("data-song-id")) for p in points} == done_ids
+    # names on the map never overlap each other or another song's dot
+    boxes = driver.execute_script(
+        """const box = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+        return {labels: [...document.querySelectorAll('#va-map .point-label')].map(t => [t.dataset.songId, box(t)]),
+                dots: [...document.querySelectorAll('#va-map [data-testid=va-point] .dot')]
+                    .map(c => [c.parentNode.dataset.songId, box(c)])};"""
+    )
+    assert boxes["labels"]  # three songs leave room for names
+
+    def overlap(a, b):
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for i, (sid, label) in enumerate(boxes["labels"]):
+        assert not any(overlap(label, other) for _, other in boxes["labels"][i + 1 :])
+        assert not any(overlap(label, dot) for did, dot in boxes["dots"] if did != sid)
     # the table shows what the API says, as people read it
     api = {s["id"]: s for s in requests.get(server + "/api/songs", timeout=5).json()["songs"]}
     for r in by_name.values():
