@@ -257,6 +257,10 @@
     labelsLayer.replaceChildren();
     const placed = songs.map((s) => ({ s, x: X(Math.max(-1, Math.min(1, s.valence))), y: Y(Math.max(-1, Math.min(1, s.arousal))) }));
     dodge(placed);
+    if (!placed.length) {
+      labelsLayer.append(svg("text", { x: PL + (SIZE - PL - PR) / 2, y: PT + (SIZE - PT - PB) / 2 + 4, class: "axis-label",
+        "text-anchor": "middle" }, "Each analysed song lands here"));
+    }
     for (const p of placed) {
       const colour = S.moodColour(p.s);
       const g = svg("g", { class: "point", dataset: { testid: "va-point", songId: String(p.s.id) }, tabindex: 0,
