@@ -29,7 +29,8 @@
     } catch (err) {
       S.showError(err.message);
     }
-    const working = state.songs.some(busy) || state.uploads.some((u) => u.state === "uploading" || u.state === "waiting");
+    const sending = state.uploads.some((u) => u.state === "uploading" || u.state === "waiting");
+    const working = sending || state.songs.some(busy);
     state.timer = setTimeout(refresh, working ? POLL_BUSY_MS : POLL_IDLE_MS);
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
@@ -70,10 +71,12 @@
 
   function buildRow(s) {
     const tr = el("tr", { dataset: { testid: "song-row", songId: String(s.id), status: s.status } });
-    const name = el("a", { class: "song-name", href: `/songs/${s.id}`, dataset: { testid: "song-name" }, title: s.name },
-      s.name);
+    const name = el("a", { class: "song-name", href: `/songs/${s.id}`, dataset: { testid: "song-name" },
+      title: s.name }, s.name);
     const nameCell = cell("col-name", name);
-    if (s.status === "failed" && s.error) nameCell.append(el("span", { class: "song-error", dataset: { testid: "song-error" } }, s.error));
+    if (s.status === "failed" && s.error) {
+      nameCell.append(el("span", { class: "song-error", dataset: { testid: "song-error" } }, s.error));
+    }
     let mood;
     if (s.status === "done") mood = S.moodChip(s, "song-mood");
     else {
@@ -83,13 +86,16 @@
     const done = s.status === "done";
     let novelty = dash();
     if (s.unusual) {
+      const why = "this audio is unlike the music the mood model learnt from, so its mood is a guess";
       novelty = el("span", { class: "badge", dataset: { testid: "song-unusual" },
-        title: `novelty ${S.fixed(s.novelty, 2)}: this audio is unlike the music the mood model learnt from, so its mood is a guess` },
-      "unusual");
-    } else if (done && S.isNum(s.novelty)) novelty = el("span", { class: "muted", title: "novelty (0 = typical)" }, S.fixed(s.novelty, 2));
+        title: `novelty ${S.fixed(s.novelty, 2)}: ${why}` }, "unusual");
+    } else if (done && S.isNum(s.novelty)) {
+      novelty = el("span", { class: "muted", title: "novelty (0 = typical)" }, S.fixed(s.novelty, 2));
+    }
     let hit = dash();
     if (S.isNum(s.hit_potential)) {
-      hit = [S.percent(s.hit_potential), el("span", { class: "meter" }, el("i", { style: { width: `${Math.round(100 * s.hit_potential)}%` } }))];
+      const bar = el("i", { style: { width: `${Math.round(100 * s.hit_potential)}%` } });
+      hit = [S.percent(s.hit_potential), el("span", { class: "meter" }, bar)];
     }
     const del = el("button", {
       class: "icon-button", type: "button", dataset: { testid: "song-delete" }, title: "Delete this song",
@@ -101,7 +107,9 @@
         } catch (err) { S.showError(err.message); }
       },
     });
-    del.innerHTML = '<svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true"><path d="M4 6h12M8 6V4h4v2m-6 0 1 10h6l1-10" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+    del.append(svg("svg", { viewBox: "0 0 20 20", width: 16, height: 16, "aria-hidden": "true" },
+      svg("path", { d: "M4 6h12M8 6V4h4v2m-6 0 1 10h6l1-10", fill: "none", stroke: "currentColor",
+        "stroke-width": 1.6, "stroke-linecap": "round", "stroke-linejoin": "round" })));
     tr.append(
       nameCell,
       cell("col-mood", mood),
@@ -155,8 +163,8 @@
       if (want !== tr) tbody.insertBefore(tr, want);
       prev = tr;
     }
-    if (state.songs.some((s) => S.isNum(s.hit_potential)) || S.CONFIG.popularity_model) table.classList.remove("no-hit");
-    else table.classList.add("no-hit");
+    const hits = state.songs.some((s) => S.isNum(s.hit_potential)) || !!S.CONFIG.popularity_model;
+    table.classList.toggle("no-hit", !hits);
     const working = state.songs.filter(busy).length;
     const counts = [`${state.songs.length}${state.total > state.songs.length ? ` of ${state.total}` : ""}`];
     if (shown.length !== state.songs.length) counts.push(`${shown.length} shown`);
@@ -176,9 +184,12 @@
       renderTable();
     });
   }
-  $("filter").addEventListener("input", (ev) => { state.filter.q = ev.target.value.trim().toLocaleLowerCase(); renderTable(); renderMap(); });
-  $("mood-filter").addEventListener("change", (ev) => { state.filter.mood = ev.target.value; renderTable(); renderMap(); renderSummary(); });
-  $("unusual-filter").addEventListener("change", (ev) => { state.filter.unusual = ev.target.checked; renderTable(); renderMap(); });
+  function refilter(change) { change(); renderTable(); renderMap(); renderSummary(); }
+  $("filter").addEventListener("input", (ev) => refilter(() => {
+    state.filter.q = ev.target.value.trim().toLocaleLowerCase();
+  }));
+  $("mood-filter").addEventListener("change", (ev) => refilter(() => { state.filter.mood = ev.target.value; }));
+  $("unusual-filter").addEventListener("change", (ev) => refilter(() => { state.filter.unusual = ev.target.checked; }));
 
   // -- mood summary (a card per class; click filters) -------------------------------------------------------------
   function renderSummary() {
@@ -189,7 +200,8 @@
       const n = done.filter((s) => S.moodClass(s) === c).length;
       const words = (S.CONFIG.quadrant_words || {})[c] || c;
       return el("button", {
-        class: "stat" + (state.filter.mood === c ? " active" : ""), type: "button", style: { "--c": S.colourOfClass(c) },
+        class: "stat" + (state.filter.mood === c ? " active" : ""), type: "button",
+        style: { "--c": S.colourOfClass(c) },
         title: `Show only ${words} songs`, dataset: { mood: c },
         onclick: () => {
           state.filter.mood = state.filter.mood === c ? "" : c;
@@ -217,7 +229,8 @@
     for (const [q, x, y, anchor, tx, ty] of quads) {
       const colour = `var(--${q.toLowerCase()})`;
       map.append(svg("rect", { x, y, width: w / 2, height: h / 2, fill: colour, "fill-opacity": 0.08 }));
-      map.append(svg("text", { x: tx, y: ty, "text-anchor": anchor, class: "quad-label", fill: colour }, words[q] || q));
+      map.append(svg("text", { x: tx, y: ty, "text-anchor": anchor, class: "quad-label", fill: colour },
+        words[q] || q));
     }
     map.append(svg("rect", { x: PL, y: PT, width: w, height: h, fill: "none", stroke: "#2a303b", rx: 4 }));
     map.append(svg("line", { x1: mx, y1: PT, x2: mx, y2: PT + h, stroke: "#3a4250", "stroke-dasharray": "3 4" }));
@@ -255,11 +268,13 @@
     state.points.clear();
     pointsLayer.replaceChildren();
     labelsLayer.replaceChildren();
-    const placed = songs.map((s) => ({ s, x: X(Math.max(-1, Math.min(1, s.valence))), y: Y(Math.max(-1, Math.min(1, s.arousal))) }));
+    const clamp = (v) => Math.max(-1, Math.min(1, v));
+    const placed = songs.map((s) => ({ s, x: X(clamp(s.valence)), y: Y(clamp(s.arousal)) }));
     dodge(placed);
     if (!placed.length) {
-      labelsLayer.append(svg("text", { x: PL + (SIZE - PL - PR) / 2, y: PT + (SIZE - PT - PB) / 2 + 4, class: "axis-label",
-        "text-anchor": "middle" }, "Each analysed song lands here"));
+      const x = PL + (SIZE - PL - PR) / 2, y = PT + (SIZE - PT - PB) / 2 + 4;
+      labelsLayer.append(svg("text", { x, y, class: "axis-label", "text-anchor": "middle" },
+        "Each analysed song lands here"));
     }
     for (const p of placed) {
       const colour = S.moodColour(p.s);
@@ -268,9 +283,11 @@
       if (p.s.unusual) {
         g.append(svg("circle", { cx: p.x, cy: p.y, r: R + 4, fill: "none", stroke: colour, "stroke-width": 1.5,
           "stroke-dasharray": "2.5 2.5", class: "ring" }));
-        g.append(svg("circle", { cx: p.x, cy: p.y, r: R, fill: "#161a21", stroke: colour, "stroke-width": 2.2, class: "dot" }));
+        g.append(svg("circle", { cx: p.x, cy: p.y, r: R, fill: "#161a21", stroke: colour, "stroke-width": 2.2,
+          class: "dot" }));
       } else {
-        g.append(svg("circle", { cx: p.x, cy: p.y, r: R, fill: colour, stroke: "#0e1014", "stroke-width": 1.5, class: "dot" }));
+        g.append(svg("circle", { cx: p.x, cy: p.y, r: R, fill: colour, stroke: "#0e1014", "stroke-width": 1.5,
+          class: "dot" }));
       }
       g.addEventListener("mouseenter", () => { showTip(p); highlight(p.s.id, true); });
       g.addEventListener("mouseleave", () => { tip.hidden = true; highlight(p.s.id, false); });
@@ -324,13 +341,14 @@
     });
     const hit = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
     const dots = points.map((p) => ({ x0: p.x - R - 1, x1: p.x + R + 1, y0: p.y - R - 1, y1: p.y + R + 1, p }));
-    const gap = (p) => Math.min(Infinity, ...points.filter((q) => q !== p).map((q) => Math.hypot(q.x - p.x, q.y - p.y)));
+    const gap = (p) => Math.min(Infinity,
+      ...points.filter((q) => q !== p).map((q) => Math.hypot(q.x - p.x, q.y - p.y)));
     const order = points.map((p) => ({ p, g: gap(p) })).sort((a, b) => b.g - a.g).map((o) => o.p);
     for (const p of order) {
       const text = label(p.s.name), w = textWidth(text), h = 12;
       // beside the dot, then above or below it, then beside it one and two lines up or down (with a leader line)
-      const tries = [[p.x + R + 4, p.y - h / 2, 0], [p.x - R - 4 - w, p.y - h / 2, 0], [p.x - w / 2, p.y - R - 3 - h, 0],
-        [p.x - w / 2, p.y + R + 3, 0]];
+      const tries = [[p.x + R + 4, p.y - h / 2, 0], [p.x - R - 4 - w, p.y - h / 2, 0],
+        [p.x - w / 2, p.y - R - 3 - h, 0], [p.x - w / 2, p.y + R + 3, 0]];
       for (const k of [1, -1, 2, -2]) {
         tries.push([p.x + R + 6, p.y - h / 2 + k * (h + 3), 1], [p.x - R - 6 - w, p.y - h / 2 + k * (h + 3), 1]);
       }
@@ -343,7 +361,8 @@
           const lx = x0 > p.x ? x0 - 1 : x0 + w + 1, ly = Math.min(Math.max(p.y, y0 + 2), y0 + h - 2);
           labelsLayer.append(svg("line", { x1: p.x, y1: p.y, x2: lx, y2: ly, class: "leader" }));
         }
-        labelsLayer.append(svg("text", { x: x0, y: y0 + h - 2, class: "point-label", dataset: { songId: String(p.s.id) } }, text));
+        labelsLayer.append(svg("text", { x: x0, y: y0 + h - 2, class: "point-label",
+          dataset: { songId: String(p.s.id) } }, text));
         break;
       }
     }
@@ -413,7 +432,8 @@
       for (const [k, v] of Object.entries(S.authHeaders())) xhr.setRequestHeader(k, v);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.upload.onprogress = (ev) => {
-        if (ev.lengthComputable) setUpload(u, "uploading", `uploading ${Math.round((100 * ev.loaded) / ev.total)} %`, ev.loaded / ev.total);
+        if (!ev.lengthComputable) return;
+        setUpload(u, "uploading", `uploading ${Math.round((100 * ev.loaded) / ev.total)} %`, ev.loaded / ev.total);
       };
       xhr.onload = () => {
         let body = null;
@@ -428,7 +448,10 @@
         }
         resolve();
       };
-      xhr.onerror = () => { setUpload(u, "failed", "the upload broke off: is the server still running?", 1); resolve(); };
+      xhr.onerror = () => {
+        setUpload(u, "failed", "the upload broke off: is the server still running?", 1);
+        resolve();
+      };
       setUpload(u, "uploading", "uploading 0 %", 0);
       xhr.send(form);
     });
@@ -452,8 +475,15 @@
   // Drop anywhere on the page counts; the zone lights up while files hover over the window.
   let depth = 0;
   window.addEventListener("dragenter", (ev) => { if (hasFiles(ev)) { depth += 1; zone.classList.add("over"); } });
-  window.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) zone.classList.remove("over"); });
-  window.addEventListener("dragover", (ev) => { if (hasFiles(ev)) { ev.preventDefault(); ev.dataTransfer.dropEffect = "copy"; } });
+  window.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) zone.classList.remove("over");
+  });
+  window.addEventListener("dragover", (ev) => {
+    if (!hasFiles(ev)) return;
+    ev.preventDefault();
+    ev.dataTransfer.dropEffect = "copy";
+  });
   window.addEventListener("drop", async (ev) => {
     if (!hasFiles(ev)) return;
     ev.preventDefault();

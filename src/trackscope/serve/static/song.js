@@ -39,7 +39,8 @@
       if (conf) line.append(el("span", {}, `${Math.round(conf * 100)} % confident`));
       if (song.unusual) {
         line.append(el("span", { class: "badge", dataset: { testid: "song-unusual" } }, "unusual"),
-          el("span", { class: "small" }, "this audio is unlike the music the mood model learnt from: its mood is a guess"));
+          el("span", { class: "small" },
+            "this audio is unlike the music the mood model learnt from: its mood is a guess"));
       }
     } else {
       const label = { queued: "queued", analysing: "analysing…", failed: "failed" }[song.status] || song.status;
@@ -51,7 +52,9 @@
     note.textContent = song.status === "failed" ? `This file could not be analysed: ${song.error || "no reason given"}`
       : song.status === "done" ? "" : "Analysing this song: the page fills in by itself when it is done.";
     for (const part of ["track", "facts", "details"]) $(part).hidden = song.status === "failed";  // nothing to show
-    if (song.status !== "failed" && !player.getAttribute("src")) player.src = `/api/songs/${encodeURIComponent(id)}/audio`;
+    if (song.status !== "failed" && !player.getAttribute("src")) {
+      player.src = `/api/songs/${encodeURIComponent(id)}/audio`;
+    }
     renderFacts();
     renderWaveform();
     renderMel();
@@ -72,11 +75,12 @@
       ["Length", S.duration(song.duration)],
       ["Arousal", S.signed(song.arousal)],
       ["Valence", S.signed(song.valence)],
-      ["Novelty", S.isNum(song.novelty) ? [S.fixed(song.novelty, 2), song.unusual ? el("small", {}, "unusual") : null] : "–"],
+      ["Novelty", S.isNum(song.novelty)
+        ? [S.fixed(song.novelty, 2), song.unusual ? el("small", {}, "unusual") : null] : "–"],
     ];
     if (S.isNum(song.hit_potential)) facts.splice(4, 0, ["Hit potential", S.percent(song.hit_potential)]);
-    $("facts").replaceChildren(...facts.map(([k, v]) => el("div", { dataset: { testid: `fact-${k.toLowerCase().replace(/ /g, "-")}` } },
-      el("dt", {}, k), el("dd", {}, v))));
+    $("facts").replaceChildren(...facts.map(([k, v]) => el("div",
+      { dataset: { testid: `fact-${k.toLowerCase().replace(/ /g, "-")}` } }, el("dt", {}, k), el("dd", {}, v))));
   }
 
   // -- lanes -----------------------------------------------------------------------------------------------------
@@ -90,8 +94,10 @@
     const top = w.hi.map((v, i) => `${xs(i)},${(H - A * v).toFixed(1)}`);
     const bottom = w.lo.map((v, i) => `${xs(i)},${(H - A * v).toFixed(1)}`).reverse();
     const d = `M${top.join("L")}L${bottom.join("L")}Z`;
-    const clip = svg("clipPath", { id: "played-clip" }, svg("rect", { id: "played-rect", x: 0, y: 0, width: 0, height: 80 }));
-    box.append(svg("defs", {}, clip), svg("path", { d }), svg("path", { d, class: "played", "clip-path": "url(#played-clip)" }),
+    const clip = svg("clipPath", { id: "played-clip" },
+      svg("rect", { id: "played-rect", x: 0, y: 0, width: 0, height: 80 }));
+    box.append(svg("defs", {}, clip), svg("path", { d }),
+      svg("path", { d, class: "played", "clip-path": "url(#played-clip)" }),
       svg("line", { x1: 0, x2: 1000, y1: H, y2: H, stroke: "#ffffff18", "stroke-width": 1 }));
   }
   function renderMel() {
@@ -111,7 +117,8 @@
     const words = S.moodWords(item);
     return el("div", {
       class: "seg" + (words === null ? " silent" : ""),
-      style: { left: `${(100 * start) / dur}%`, width: `${(100 * length) / dur}%`, "--c": S.moodColour(item), ...(extra.style || {}) },
+      style: { left: `${(100 * start) / dur}%`, width: `${(100 * length) / dur}%`, "--c": S.moodColour(item),
+        ...(extra.style || {}) },
       dataset: extra.dataset || {},
     }, extra.text === undefined ? "" : extra.text);
   }
@@ -128,8 +135,9 @@
       const px = (width * w.duration) / dur;
       const seg = segment(w.start, w.duration, w, dur, {
         text: px > 90 ? (words === null ? "silent" : words) : "",
-        dataset: { testid: "timeline-segment", tip: `${mmss(w.start)}–${mmss(w.start + w.duration)} · ${words === null ? "silent" : words}`
-          + (words === null ? "" : ` · ${Math.round(conf * 100)} % sure`) + (w.unusual ? " · unusual" : "") },
+        dataset: { testid: "timeline-segment",
+          tip: `${mmss(w.start)}–${mmss(w.start + w.duration)} · ${words === null ? "silent" : words}`
+            + (words === null ? "" : ` · ${Math.round(conf * 100)} % sure`) + (w.unusual ? " · unusual" : "") },
         style: { opacity: String(0.4 + 0.6 * conf) },
       });
       box.append(seg);
@@ -189,10 +197,11 @@
     const bestFor = (c) => list.filter((x) => S.moodClass(x) === c).sort((a, b) => b.weight - a.weight)[0];
     const parts = [];
     const mine = bestFor(own);
-    if (mine) parts.push(`${mmss(mine.start)}–${mmss(mine.end)} pulls most toward ${S.moodWords(mine)} (${signedEffect(mine.weight)}).`);
+    const said = (x) => `${mmss(x.start)}–${mmss(x.end)}`;
+    if (mine) parts.push(`${said(mine)} pulls most toward ${S.moodWords(mine)} (${signedEffect(mine.weight)}).`);
     else if (own) parts.push(`No single stretch pulls toward ${S.moodWords(song)}: the whole song carries it.`);
     const other = list.filter((x) => S.moodClass(x) !== own).sort((a, b) => b.weight - a.weight)[0];
-    if (other) parts.push(`${mmss(other.start)}–${mmss(other.end)} pulls toward ${S.moodWords(other)} (${signedEffect(other.weight)}).`);
+    if (other) parts.push(`${said(other)} pulls toward ${S.moodWords(other)} (${signedEffect(other.weight)}).`);
     $("why-text").textContent = parts.join(" ");
   }
   function renderAxis() {
@@ -201,7 +210,9 @@
     box.replaceChildren();
     if (!dur) return;
     const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600].find((s) => dur / s <= 10) || 1200;
-    for (let t = 0; t <= dur - step * 0.4; t += step) box.append(el("span", { style: { left: `${(100 * t) / dur}%` } }, mmss(t)));
+    for (let t = 0; t <= dur - step * 0.4; t += step) {
+      box.append(el("span", { style: { left: `${(100 * t) / dur}%` } }, mmss(t)));
+    }
   }
 
   // -- cards -----------------------------------------------------------------------------------------------------
@@ -209,22 +220,27 @@
     const probs = song.probabilities || {};
     const classes = (S.CONFIG.classes || []).filter((c) => c in probs);
     for (const c of Object.keys(probs)) if (!classes.includes(c)) classes.push(c);
-    $("probabilities").replaceChildren(...classes.map((c) => el("div", { class: "bar-row", style: { "--c": S.colourOfClass(c) } },
+    $("probabilities").replaceChildren(...classes.map((c) => el("div",
+      { class: "bar-row", style: { "--c": S.colourOfClass(c) } },
       el("span", {}, (S.CONFIG.quadrant_words || {})[c] || c),
       el("span", { class: "track-bg" }, el("i", { style: { width: `${(100 * probs[c]).toFixed(1)}%` } })),
       el("span", { class: "pct" }, S.percent(probs[c])))));
-    if (!classes.length) $("probabilities").append(el("p", { class: "muted" }, song.status === "done" ? "No mood (silent)." : "—"));
+    if (!classes.length) {
+      $("probabilities").append(el("p", { class: "muted" }, song.status === "done" ? "No mood (silent)." : "—"));
+    }
   }
   function renderTags() {
     const tags = Array.isArray(song.tags) ? song.tags : [];
-    $("tags").replaceChildren(...tags.map((t) => el("li", { dataset: { testid: "tag" } }, t.tag, S.isNum(t.score) ? el("span", {}, S.fixed(t.score, 2)) : null)));
+    $("tags").replaceChildren(...tags.map((t) => el("li", { dataset: { testid: "tag" } }, t.tag,
+      S.isNum(t.score) ? el("span", {}, S.fixed(t.score, 2)) : null)));
     if (!tags.length) $("tags").append(el("li", { class: "muted" }, song.status === "done" ? "no tags" : "—"));
   }
   function renderAnalyses() {
     const rows = Array.isArray(song.analyses) ? song.analyses : [];
     $("analyses-card").hidden = rows.length < 2;
     $("analyses").querySelector("tbody").replaceChildren(...rows.map((a) => el("tr", {},
-      el("td", {}, a.mood_model || "–"), el("td", {}, a.popularity_model || "–"), el("td", {}, S.moodWords(a) || "–"),
+      el("td", {}, a.mood_model || "–"), el("td", {}, a.popularity_model || "–"),
+      el("td", {}, S.moodWords(a) || "–"),
       el("td", {}, a.created ? new Date(a.created).toLocaleString() : "–"))));
   }
 
@@ -241,11 +257,15 @@
     $("play").setAttribute("aria-label", player.paused ? "Play" : "Pause");
   }
   function tick() { updatePlayhead(); if (!player.paused) requestAnimationFrame(tick); }
-  for (const ev of ["timeupdate", "seeked", "seeking", "pause", "ended", "loadedmetadata"]) player.addEventListener(ev, updatePlayhead);
+  for (const ev of ["timeupdate", "seeked", "seeking", "pause", "ended", "loadedmetadata"]) {
+    player.addEventListener(ev, updatePlayhead);
+  }
   player.addEventListener("play", () => requestAnimationFrame(tick));
   player.addEventListener("loadedmetadata", () => { if (song) { renderTimeline(); renderWhy(); renderAxis(); } });
   player.addEventListener("error", () => {
-    if (song && song.status !== "failed") S.showError("The audio cannot be played here (is the file still in the workspace?).");
+    if (song && song.status !== "failed") {
+      S.showError("The audio cannot be played here (is the file still in the workspace?).");
+    }
   });
   $("play").addEventListener("click", () => {
     if (player.paused) player.play().catch((err) => S.showError(`Cannot play: ${err.message}`));

@@ -45,7 +45,8 @@
   function duration(seconds) {
     if (!isNum(seconds) || seconds < 0) return "–";
     const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return h ? `${h}:${String(m).padStart(2, "0")}:${String(r).padStart(2, "0")}` : `${m}:${String(r).padStart(2, "0")}`;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${two(m)}:${two(r)}` : `${m}:${two(r)}`;
   }
   function clock(seconds) {  // m:ss.s for the transport
     if (!isNum(seconds) || seconds < 0) return "0:00";
