@@ -117,6 +117,7 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def driver():
+    offline = os.environ.get("SE_OFFLINE")
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not go looking for drivers online
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -130,6 +131,10 @@ def driver():
         yield d
     finally:
         d.quit()
+        if offline is None:
+            os.environ.pop("SE_OFFLINE", None)
+        else:
+            os.environ["SE_OFFLINE"] = offline
 
 
 def assert_no_alert(driver) -> None:
