@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from trackscope._torch import exact_float32
+
 # Measured with bench/popularity_synthetic.py (see docs/popularity.md): on the planted-cue task the fast path reached
 # the same held-out ROC-AUC as fp32 (CNN1 and CRNN, two seeds each, same curves within an epoch) and trains
 # 1.5-2x (CRNN) to 2-5x (CNNs) faster (bench/train_speed.py), so it is the CPU default for convolutional nets.
@@ -125,7 +127,7 @@ def predict_logits(
         net = net.to(memory_format=torch.channels_last)
     net.eval()
     out = []
-    with torch.no_grad(), _autocast(dev, fast_):
+    with torch.no_grad(), _autocast(dev, fast_), exact_float32(dev):
         for start in range(0, len(x), batch_size):
             idx = np.arange(start, min(start + batch_size, len(x)))
             out.append(net(_batch(x, idx, dev, fast_)).float().cpu().numpy())
@@ -229,7 +231,8 @@ def fit(
     progress: Callable[[int, int], None] | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> FitResult:
-    """Train ``net`` and return it with the weights of its best validation epoch.
+    """Train ``net`` and return it with the weights of its best validation epoch; on a GPU in true float32 with
+    deterministic cuDNN (:func:`trackscope._torch.exact_float32`).
 
     Parameters
     ----------
@@ -242,6 +245,27 @@ def fit(
     progress : ``(done, total)`` callback over training batches of all epochs.
     on_epoch_end : called with ``(epoch, record)`` after each epoch's checkpoint is on disk.
     """
+    config = config or TrainConfig()
+    with exact_float32(config.resolved_device(), deterministic=True):
+        return _fit(
+            net, x_train, y_train, x_val, y_val, config=config, checkpoint_dir=checkpoint_dir, progress=progress,
+            on_epoch_end=on_epoch_end,
+        )  # fmt: skip
+
+
+def _fit(
+    net: nn.Module,
+    x_train: Any,
+    y_train: np.ndarray,
+    x_val: Any,
+    y_val: np.ndarray,
+    *,
+    config: TrainConfig | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> FitResult:
+    """:func:`fit` inside its precision settings."""
     from safetensors.torch import load_file
 
     config = config or TrainConfig()

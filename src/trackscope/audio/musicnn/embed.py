@@ -123,6 +123,7 @@ def embed_patches(
     import numpy as np
     import torch
 
+    from trackscope._torch import exact_float32
     from trackscope.audio.musicnn.vgg import VGG_MODELS
 
     outputs = _wanted(model, layers)
@@ -140,7 +141,7 @@ def embed_patches(
 
     def run(lo: int, hi: int) -> dict[str, list]:
         parts: dict[str, list] = {k: [] for k in outputs}
-        with torch.inference_mode():  # thread-local: entered in each thread
+        with torch.inference_mode(), exact_float32(dev):  # thread-local: entered in each thread
             for start in range(lo, hi, batch_size):
                 batch = torch.from_numpy(x[start : min(start + batch_size, hi)]).to(dev)
                 out = net(batch, outputs) if is_vgg else net(batch)  # the VGG assembles only the maps asked for
