@@ -6,6 +6,7 @@ must show as text. Screenshots go to the test's temp folder. Skipped, with the r
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -204,8 +205,9 @@ def test_upload_rows_moods_and_map(server, driver, songs, uploaded):
             assert r["mood"] == api[r["id"]]["mood"]
     text = driver.find_element(By.CSS_SELECTOR, f"[data-testid=song-row][data-song-id='{by_name[XSS]['id']}']").text
     song = api[by_name[XSS]["id"]]
-    assert f"{int(song['duration']) // 60}:{round(song['duration']) % 60:02d}" in text  # m:ss
-    assert song["key"] in text and str(round(song["tempo"])) in text
+    seconds = math.floor(song["duration"] + 0.5)  # rounded half up, as the page does
+    assert f"{seconds // 60}:{seconds % 60:02d}" in text  # m:ss
+    assert song["key"] in text and str(math.floor(song["tempo"] + 0.5)) in text
     assert not script_errors(driver)
 
 
@@ -300,6 +302,8 @@ def test_api_error_shown_as_a_line(server, driver, uploaded):
     song_id = uploaded["rows"][XSS]["id"]
     driver.get(f"{server}/songs/{song_id}")
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "[data-testid=song-title]").text == XSS, 10, 0.05, "the page")
+    player = driver.find_element(By.CSS_SELECTOR, "[data-testid=player]")  # loaded first: its file is about to go
+    wait_for(lambda: driver.execute_script("return arguments[0].readyState >= 1", player), 10, 0.05, "the audio")
     assert requests.delete(f"{server}/api/songs/{song_id}", timeout=5).status_code == 204
     expected = requests.delete(f"{server}/api/songs/{song_id}", timeout=5).json()["error"]
     driver.find_element(By.CSS_SELECTOR, "[data-testid=song-delete]").click()
