@@ -26,7 +26,10 @@ def _environment() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.ChainableUndefined
+        # the report's templates too: base.html.j2 inlines report/templates/studio.css, the look both share
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), jinja2.PackageLoader("trackscope.report")]),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
     )
 
 
