@@ -3,12 +3,14 @@ page in headless Chromium at 1400 × 900 (and, with --song-out, one song's page)
 
 Usage (run by hand; needs Debian's chromium and chromium-driver)::
 
-    .venv/bin/python bench/studio_screenshot.py                        # docs/studio.png from ../shared/data
-    .venv/bin/python bench/studio_screenshot.py --song-out /tmp/song.png
+    ../shared/scripts/get-music-bank.sh /tmp/music-bank                 # freely licensed music (GPL, CC-BY, PD)
+    .venv/bin/python bench/studio_screenshot.py --music /tmp/music-bank  # docs/studio.png, as in the README
+    .venv/bin/python bench/studio_screenshot.py --song-out /tmp/song.png # two clips per quadrant of the 4Q set
 
-Songs: two clips per quadrant of the 4Q set in ``../shared/data/audio/4q-dev`` (read only, never copied into the
-project; the uploads are named "artist – title.mp3" from its labels), or synthetic songs from tests/audio_synth.py
-where that folder is missing. Everything runs on 127.0.0.1 in a temporary folder.
+Songs: with ``--music DIR``, ``--n`` freely licensed tracks from it (the README's picture: its names may be shown);
+else two clips per quadrant of the 4Q set in ``../shared/data/audio/4q-dev`` (research use: read only, never copied
+into the project, and its picture not for the README), or synthetic songs from tests/audio_synth.py where that folder
+is missing. Everything runs on 127.0.0.1 in a temporary folder.
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ def pick_clips(folder: Path, per_quadrant: int, out: Path) -> list[Path]:
             name = re.sub(r"[/\\:]", "-", f"{r['artist']} – {r['title']}.mp3")
             shutil.copyfile(folder / q / f"{r['song_id']}.mp3", out / name)
             picked.append(out / name)
+    return picked
+
+
+def bank_songs(folder: Path, n: int, out: Path) -> list[Path]:
+    """``n`` tracks of a music bank, spread over its packages, named "Package – track.ogg"."""
+    packages = sorted(d for d in folder.iterdir() if d.is_dir())
+    pools = [sorted(p for p in d.iterdir() if p.suffix in (".ogg", ".opus", ".mp3", ".flac")) for d in packages]
+    picked: list[Path] = []
+    while len(picked) < n and any(pools):
+        for d, pool in zip(packages, pools, strict=True):
+            if pool and len(picked) < n:
+                src = pool.pop(0)
+                title = d.name.replace("-music", "").replace("-songs", "").replace("-", " ").title()
+                picked.append(out / f"{title} – {src.stem.replace('_', ' ')}{src.suffix}")
+                shutil.copyfile(src, picked[-1])
     return picked
 
 
@@ -80,6 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the 4Q clips (labels.csv, Q1..Q4/)")
     parser.add_argument("--per-quadrant", type=int, default=2)
+    parser.add_argument("--music", type=Path, default=None, help="a music bank folder (get-music-bank.sh)")
+    parser.add_argument("--n", type=int, default=8, help="tracks taken from --music")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "studio.png")
     parser.add_argument("--song-out", type=Path, default=None, help="also a song page's picture here")
     args = parser.parse_args()
@@ -95,9 +114,12 @@ def main() -> None:
         tmp_path = Path(tmp)
         songs = tmp_path / "songs"
         songs.mkdir()
-        files = (
-            pick_clips(args.data, args.per_quadrant, songs) if (args.data / "labels.csv").exists() else []
-        ) or synthetic_songs(songs)
+        if args.music is not None:
+            files = bank_songs(args.music, args.n, songs)
+        else:
+            files = (
+                pick_clips(args.data, args.per_quadrant, songs) if (args.data / "labels.csv").exists() else []
+            ) or synthetic_songs(songs)
         proc, url = start_server(tmp_path / "ws", tmp_path)
         try:
             t0 = time.monotonic()
