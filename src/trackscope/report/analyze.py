@@ -238,28 +238,14 @@ def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None
     import pandas as pd
 
     from trackscope.report.html import Report
+    from trackscope.tasks.mood.why import summary as why_summary
 
     classes = result["classes"]
     rep = Report("trackscope analysis", subtitle=f"{result['n']} songs analysed with {result['mood_model']}")
     rep.add_heading("Summary")
-    cols = [
-        "name",
-        "mood",
-        "mood_words",
-        "confidence",
-        "novelty",
-        "arousal",
-        "valence",
-        "hit_potential",
-        "tempo",
-        "key",
-        "loudness_lufs",
-        "duration",
-        "top_tags",
-    ]
-    frame = pd.DataFrame(flat_rows(result))
-    if not frame.empty:
-        rep.add_table(frame[[c for c in cols if c in frame.columns]])
+    rows = summary_rows(result["songs"])
+    if rows:
+        rep.add_table(pd.DataFrame(rows))
     if result["failures"]:
         rep.add_heading("Files that could not be analysed")
         rep.add_table(pd.DataFrame(result["failures"]))
@@ -273,7 +259,9 @@ def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None
         if s["mood"] is None:
             rep.add_text(f"silent: no mood; top tags: {tags}")
         else:
-            rep.add_text(f"{s['mood']} ({s['mood_words']}), confidence {s['confidence']:.2f}; top tags: {tags}")
+            rep.add_text(f"{s['mood_words']} ({s['mood']}), {s['confidence']:.0%} confident; top tags: {tags}")
+            if s.get("why"):
+                rep.add_text(f"Why this mood: {why_summary(s['why'], s['mood'], classes)}")
             if s.get("unusual"):
                 rep.add_text(
                     f"This audio is unlike the music the mood model learnt from (novelty {s['novelty']:.3f}): "
@@ -286,6 +274,35 @@ def build_report(result: dict[str, Any], figures: dict[str, bytes] | None = None
         except Exception as err:  # noqa: BLE001 — a picture must never sink the report
             rep.add_text(f"(picture unavailable: {err})", note=True)
     return rep
+
+
+def summary_rows(songs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary table as people read it (the studio's columns): mood in words, keys spelt with their Camelot code,
+    m:ss, rounded numbers, unusual songs marked; ``analysis.csv``/``analysis.json`` keep every value as computed."""
+    from trackscope._format import format_duration, spell_key
+
+    def num(v: Any, places: int, signed: bool = False) -> str:
+        return "–" if v is None else f"{v:+.{places}f}" if signed else f"{v:.{places}f}"
+
+    rows = []
+    for s in songs:
+        row = {
+            "song": s["name"],
+            "mood": s.get("mood_words") or "–",
+            "confident": "–" if s.get("confidence") is None else f"{s['confidence']:.0%}",
+            "arousal": num(s.get("arousal"), 2, True),
+            "valence": num(s.get("valence"), 2, True),
+            "BPM": "–" if s.get("tempo") is None else f"{s['tempo']:.0f}",
+            "key": spell_key(s.get("key")),
+            "LUFS": num(s.get("loudness_lufs"), 1),
+            "length": format_duration(s.get("duration")),
+            "novelty": num(s.get("novelty"), 2) + (" unusual" if s.get("unusual") else ""),
+        }
+        if any(x.get("hit_potential") is not None for x in songs):
+            row["hit"] = num(s.get("hit_potential"), 2)
+        row["top tags"] = ", ".join(t["tag"] for t in (s.get("top_tags") or [])[:3])
+        rows.append(row)
+    return rows
 
 
 def flat_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
