@@ -152,17 +152,23 @@ def _cluster_slots(use_gpus: bool) -> tuple[int, bool]:
 
 
 class _Ledger:
-    """Which files a worker started and never finished (its process died): counted across restarts."""
+    """Which files a worker started and never finished (its process died): counted across restarts.
+
+    One round trip per file: ``step(finished, key)`` ends the previous file of the batch and begins the next; the
+    last file of a batch is ended with ``step(last, None)`` before the batch returns (so a batch that returned has
+    nothing left open)."""
 
     def __init__(self) -> None:
         self.started: dict[int, int] = {}
 
-    def begin(self, key: int) -> int:
+    def step(self, finished: int | None, key: int | None) -> int:
+        """End ``finished`` (None: none), begin ``key`` (None: none); how many earlier attempts at ``key`` died."""
+        if finished is not None:
+            self.started.pop(finished, None)
+        if key is None:
+            return 0
         self.started[key] = self.started.get(key, 0) + 1
-        return self.started[key] - 1  # how many earlier attempts died
-
-    def end(self, key: int) -> None:
-        self.started.pop(key, None)
+        return self.started[key] - 1
 
 
 def read_bytes(path: str) -> bytes:
@@ -275,21 +281,26 @@ class _FileActor:
         import ray
 
         keys, results = [], []
+        finished: int | None = None
         for key, path, job in zip(batch["key"], batch["path"], batch["job"], strict=True):
             key, path = int(key), str(path)
-            crashed = ray.get(self.ledger.begin.remote(key))
+            # blocking: the ledger must know the file is begun before work that may kill this process starts
+            crashed = ray.get(self.ledger.step.remote(finished, key))
             if crashed >= MAX_CRASHES:
                 res: Any = {"__failure__": f"the worker process died {crashed} times while decoding or analysing it"}
             else:
                 res = self._one(path, pickle.loads(job))
-            ray.get(self.ledger.end.remote(key))
+            finished = key
             keys.append(key)
             results.append(pickle.dumps(res))
+        ray.get(self.ledger.step.remote(finished, None))
         out = np.empty(len(results), dtype=object)
         out[:] = results
         return {"key": np.asarray(keys, dtype=np.int64), "result": out}
 
     def _one(self, path: str, job: Any) -> Any:
+        if not is_s3(path) and os.path.isfile(path):
+            return self.work(self.state, path, path, job)  # on this node's disk: read in place, no copy
         folder = tempfile.mkdtemp(dir=self.tmp)
         local = os.path.join(folder, os.path.basename(path.rstrip("/")) or "audio")
         try:
