@@ -2,8 +2,10 @@
 
 K-weighting is the standard's two biquads (a high shelf of ~+4 dB above ~1.7 kHz, then a ~38 Hz high-pass), with
 coefficients derived for the actual sample rate from their analogue prototypes as libebur128 does (at 48 kHz they
-reproduce the coefficients printed in BS.1770). The signal is filtered in chunks (filter state carried over), so a
-long song needs no K-weighted copy of itself in memory.
+reproduce the coefficients printed in BS.1770). The cascade runs as its impulse response (it decays below float32
+rounding within ~0.15 s) by FFT overlap-add in chunks, with numpy alone: the same numbers as a recursive filter to
+float32 precision, without importing scipy.signal (~0.5–1 s and ~45 MB, for one call). A long song needs no
+K-weighted copy of itself in memory.
 
 Channel weighting: BS.1770 sums the mean squares of the channels. A mono signal ``y`` measured with
 ``mono_as="single"`` is one channel (a −20 dBFS 997-Hz sine reads −23.0 LUFS); ``mono_as="dual"`` measures it as
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["k_weighting_sos", "integrated_loudness", "ABSOLUTE_GATE", "SILENCE_LUFS"]
+__all__ = ["k_weighting_sos", "k_weighting_fir", "integrated_loudness", "ABSOLUTE_GATE", "SILENCE_LUFS"]
 
 ABSOLUTE_GATE = -70.0  # LUFS, BS.1770-4
 SILENCE_LUFS = -70.0  # reported when no block passes the absolute gate (no NaN, no -inf)
@@ -49,22 +51,57 @@ def k_weighting_sos(sr: int) -> np.ndarray:
     return np.array([b1 + a1, b2 + a2])
 
 
-def _segment_energies(y: np.ndarray, sr: int, seg: int) -> np.ndarray:
-    """Sum of squared K-weighted samples in consecutive ``seg``-sample segments (float64)."""
-    import numpy as np
-    import scipy.signal
+@lru_cache(maxsize=16)
+def k_weighting_fir(sr: int) -> np.ndarray:
+    """The K-weighting filter's impulse response at ``sr`` (float64), as long as it takes to decay to nothing.
 
-    sos = k_weighting_sos(int(sr)).astype(np.float32)  # float32 throughout: same speed, no float64 copy of y
-    zi = np.zeros((sos.shape[0], 2), dtype=np.float32)
+    Both biquads are stable with real-ish poles, so the response falls like ``n·rⁿ`` (``r`` the largest pole
+    radius, ~0.989 at 22.05 kHz): cut where that is below 1e-13 of the first sample (2,400–31,000 samples for
+    8–192 kHz), what is left is far under float32 rounding. Sampled from the exact frequency response on a grid
+    four times longer than the cut (the aliasing of the tail is as negligible), so no recursion runs in Python."""
+    import numpy as np
+
+    sos = k_weighting_sos(int(sr))
+    r = max(float(np.abs(np.roots(s[3:])).max()) for s in sos)
+    n = 16.0
+    for _ in range(20):  # the smallest n with n·rⁿ < 1e-13: fixed point of n = (log 1e-13 − log n) / log r
+        n = (np.log(1e-13) - np.log(n)) / np.log(r)
+    length = int(np.ceil(n)) + 1
+    size = 1 << int(np.ceil(np.log2(4 * length)))
+    z = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)  # z⁻¹ on the FFT grid
+    h = np.ones(size // 2 + 1, dtype=np.complex128)
+    for s in sos:
+        h *= np.polyval(s[2::-1], z) / np.polyval(s[:2:-1], z)
+    return np.fft.irfft(h, size)[:length]
+
+
+def _segment_energies(y: np.ndarray, sr: int, seg: int) -> np.ndarray:
+    """Sum of squared K-weighted samples in consecutive ``seg``-sample segments (float64).
+
+    The filter runs as the FIR :func:`k_weighting_fir` by FFT overlap-add in float32 (numpy's pocketfft: no
+    scipy.signal, whose import costs ~0.5–1 s and ~45 MB). Against scipy's ``sosfilt`` in float64 the segment
+    energies agree to ~5e-8 of the largest (float32 ``sosfilt``, used before, to ~1e-5)."""
+    import numpy as np
+
+    h = k_weighting_fir(int(sr))
+    tail = h.size - 1
+    size = max(1 << 16, 1 << int(np.ceil(np.log2(4 * h.size))))
+    step = size - tail
+    spectrum = np.fft.rfft(h, size).astype(np.complex64)
+    overlap = np.zeros(tail, dtype=np.float32)  # the previous chunk's output running into this one
     sums: list[np.ndarray] = []
     carry = np.zeros(0, dtype=np.float32)
-    for start in range(0, y.size, _CHUNK):
-        z, zi = scipy.signal.sosfilt(sos, y[start : start + _CHUNK], zi=zi)
+    for start in range(0, y.size, step):
+        x = y[start : start + step]
+        full = np.fft.irfft(np.fft.rfft(x, size) * spectrum, size).astype(np.float32, copy=False)
+        full[:tail] += overlap
+        overlap = full[x.size : x.size + tail].copy()
+        z = full[: x.size]
         buf = np.concatenate([carry, z]) if carry.size else z
         m = buf.size // seg
         blk = buf[: m * seg].reshape(m, seg)
         sums.append(np.einsum("ij,ij->i", blk, blk, dtype=np.float64))
-        carry = buf[m * seg :]
+        carry = buf[m * seg :].copy()
     return np.concatenate(sums) if sums else np.zeros(0)
 
 

@@ -75,6 +75,16 @@ def predict(
         from trackscope._atomic import output_file
 
         output_file(out)  # before any prediction: an --out that cannot be written fails now, not at the end
+    if songs and data is None and out is None:
+        rows = _audio_mood_rows(model, songs)
+        if rows is not None:  # an audio mood model: answered and printed without pandas
+            if as_json:
+                columns = _row_columns(rows)
+                records = [{c: r.get(c) for c in columns} for r in rows]
+                emit_json({"n": len(rows), "skipped_missing": 0, "predictions": records, "out": None})
+            else:
+                print_frame(in_natural_order(rows), title="Predictions")
+            return
     frame = api.predict(model, **_given(data=data, songs=songs or None))
     if out is not None:
         write_frame(frame, out)
@@ -133,11 +143,29 @@ def explain(
                 print_frame(pd.DataFrame(value), title=key)
 
 
+def _audio_mood_rows(model: str, songs: list[Path]) -> list[dict[str, Any]] | None:
+    """The rows ``trackscope predict`` shows for an audio mood model (as :func:`trackscope.api.predict`'s frame,
+    as dictionaries), or None for any other model."""
+    from trackscope import api
+
+    opened = api.load_model(model)
+    if opened.task != "mood" or opened.input != "audio":
+        return None
+    from trackscope.tasks.mood.audio import predict_rows
+
+    with api._model_errors(opened._md):  # a damaged model.json: a ModelError, as api.predict says it
+        return predict_rows(opened._md, songs=songs)
+
+
+def _row_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Column names of a list of row dictionaries in order of first appearance (as ``pandas.DataFrame(rows)``)."""
+    return list(dict.fromkeys(k for r in rows for k in r))
+
+
 def print_why(result: dict[str, Any]) -> None:
     """An audio mood explanation for people: the song's mood, a sentence on the stretch that drives it, then one
     row per stretch — its time, its effect on each mood (+ pulls toward it), the mood it pulls toward most — and the
     mood of each 30-s window."""
-    import pandas as pd
     from rich.table import Table
 
     from trackscope.tasks.mood.why import decimals, mood_words, signed, span
@@ -171,21 +199,27 @@ def print_why(result: dict[str, Any]) -> None:
         con.print(table)
     windows = result.get("windows") or []
     if len(windows) > 1:
-        print_frame(pd.DataFrame(windows), title="Mood of each 30-s window")
+        print_frame(windows, title="Mood of each 30-s window")
     if why:
         con.print(f"[dim]{result.get('method', '')}[/dim]")
 
 
 def in_natural_order(frame: Any) -> Any:
     """Songs (a ``path`` column) by file name in natural order — track2 before track10 — for the table only; rows of
-    a table keep their order."""
-    if "path" not in frame.columns or frame.empty:
-        return frame
+    a table keep their order. ``frame``: a pandas DataFrame or a list of row dictionaries."""
+    rows = frame if isinstance(frame, list) else None
+    if rows is not None:
+        if not rows or "path" not in _row_columns(rows):
+            return rows
+        paths = [str(r.get("path")) for r in rows]
+    else:
+        if "path" not in frame.columns or frame.empty:
+            return frame
+        paths = [str(p) for p in frame["path"].tolist()]
     from trackscope._format import natural_key
 
-    paths = [str(p) for p in frame["path"].tolist()]
     order = sorted(range(len(paths)), key=lambda i: (natural_key(Path(paths[i]).name), natural_key(paths[i])))
-    return frame.iloc[order]
+    return [rows[i] for i in order] if rows is not None else frame.iloc[order]
 
 
 def write_frame(frame: Any, out: Path) -> None:
@@ -203,22 +237,23 @@ ESSENTIAL_COLUMNS = ("row", "id", "path", "song", "name", "mood", "mood_words", 
 def print_frame(
     frame: Any, *, title: str | None = None, max_rows: int = 50, more_hint: str = "use --out to get them all"
 ) -> None:
-    """A pandas DataFrame as a Rich table: numbers rounded for reading (durations as m:ss, keys spelt as musicians
-    do, see :func:`trackscope._format.format_column`), missing values as "–", file paths as names, and — when
-    the table is wider than the terminal — the least essential columns left out (said below the table)."""
+    """A pandas DataFrame — or a list of row dictionaries, printed the same without pandas — as a Rich table:
+    numbers rounded for reading (durations as m:ss, keys spelt as musicians do, see
+    :func:`trackscope._format.format_column`), missing values as "–", file paths as names, and — when the table is
+    wider than the terminal — the least essential columns left out (said below the table)."""
     from rich.table import Table
 
     from trackscope._format import format_column
 
     con = console()
     n_total = len(frame)
-    frame = frame.head(max_rows).copy()
+    values, numeric = _table_values(frame, max_rows)
     for col in ("path", "song"):  # file names: the full paths are in --out / --json
-        if col in frame.columns:
-            frame[col] = [Path(v).name if isinstance(v, str) and v else v for v in frame[col].tolist()]
+        if col in values:
+            values[col] = [Path(v).name if isinstance(v, str) and v else v for v in values[col]]
 
-    modes = frame["mode"].tolist() if "mode" in frame.columns else None  # Spotify's mode beside a numeric key
-    cells = {str(c): format_column(str(c), frame[c].tolist(), modes) for c in frame.columns}
+    modes = values.get("mode")  # Spotify's mode beside a numeric key
+    cells = {c: format_column(c, v, modes) for c, v in values.items()}
     cells = {c: v for c, v in cells.items() if any(x != "–" for x in v) or not v}  # all-missing columns say nothing
     width = {c: min(max([len(c), *map(len, v)]), 32) + 3 for c, v in cells.items()}
     shown = list(cells)
@@ -232,15 +267,34 @@ def print_frame(
         hidden.append(c)
     table = Table(title=title)
     for c in shown:
-        numeric = c in frame.columns and frame[c].dtype.kind in "fiu"
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
-    for i in range(len(frame)):
+        table.add_column(c, justify="right" if numeric[c] else "left", overflow="fold")
+    for i in range(min(n_total, max_rows)):
         table.add_row(*[cells[c][i] for c in shown])
     con.print(table)
     if hidden:
         con.print(f"(not shown for width: {', '.join(hidden)} — all columns with --out or --json)")
     if n_total > max_rows:
         con.print(f"… {n_total - max_rows} more rows ({more_hint})")
+
+
+def _table_values(frame: Any, max_rows: int) -> tuple[dict[str, list[Any]], dict[str, bool]]:
+    """The first ``max_rows`` values of each column (by name) and whether the column is numeric (right-aligned):
+    a DataFrame's integer or float dtype; for row dictionaries, every value present a number (not a bool), as
+    pandas would type the column (a key a row lacks is missing)."""
+    if isinstance(frame, list):
+        from numbers import Real
+
+        head = frame[:max_rows]
+        values = {str(c): [r.get(c) for r in head] for c in _row_columns(frame)}
+        numeric = {}
+        for c, v in values.items():
+            present = [x for x in v if x is not None]
+            numeric[c] = bool(present) and all(isinstance(x, Real) and not isinstance(x, bool) for x in present)
+        return values, numeric
+    head = frame.head(max_rows)
+    values = {str(c): head[c].tolist() for c in head.columns}
+    numeric = {str(c): isinstance(c, str) and head[c].dtype.kind in "fiu" for c in head.columns}
+    return values, numeric
 
 
 def print_metrics(result: dict[str, Any]) -> None:

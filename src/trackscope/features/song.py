@@ -53,7 +53,8 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
     from trackscope.audio.musicnn import embed
     from trackscope.audio.musicnn.embed import live_channels
 
-    emb = embed(y, sr=sr, model=config["embed_model"])
+    # only the layers used here come back as numpy copies (not timbral/temporal/cnn*: ~5 MB a window)
+    emb = embed(y, sr=sr, model=config["embed_model"], layers=list(dict.fromkeys([*config["layers"], "taggram"])))
     live = live_channels(config["embed_model"])
     names: list[str] = []
     parts: list[Any] = []
@@ -130,20 +131,25 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
     from trackscope.audio.io import iter_windows
 
     path = Path(path)
-    windows, starts = [], []
-    for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True, trim=MIN_WINDOW_S):
-        if windows and w.duration < MIN_WINDOW_S:  # a short tail where the length was not known up front
-            break
-        windows.append(w)
-        starts.append(float(w.offset))
-    if not windows:
-        raise TrackscopeError("no audio windows could be read", path=path)
+    # Each window is scored as soon as it is decoded and then dropped: a long song is never held whole (a 10-min
+    # stereo song is ~105 MB as 22.05-kHz float32 mid + side).
     names: list[str] = []
     vecs, tag_means, descs, patches = [], [], [], []
+    starts: list[float] = []
+    durations: list[float] = []
     tags: list[str] = []
+    total: float | None = None
+    silent = True
     from trackscope.audio.loudness import integrated_loudness
 
-    for w in windows:
+    for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True, trim=MIN_WINDOW_S):
+        if durations and w.duration < MIN_WINDOW_S:  # a short tail where the length was not known up front
+            break
+        if not durations:
+            total = getattr(w, "total_duration", None)
+        starts.append(float(w.offset))
+        durations.append(float(w.duration))
+        silent = silent and bool(getattr(w, "silent", False))
         names, vec, side = window_vector(w.samples, w.sr, config)
         vecs.append(vec)
         patches.append(side["patches"])
@@ -156,7 +162,10 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
                 w.samples, w.sr, side=w.side
             )
         descs.append(side["desc"])
-    total = float(getattr(windows[0], "total_duration", None) or sum(w.duration for w in windows))
+        del w, side
+    if not durations:
+        raise TrackscopeError("no audio windows could be read", path=path)
+    total = float(total or sum(durations))
     n_patches = sum(len(p[0]) for p in patches if p)
     extra = {"patches": patches, "patch_s": PATCH_S} if n_patches <= MAX_KEPT_PATCHES else {}
     return SongFeatures(
@@ -164,12 +173,12 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
         names=names,
         vectors=np.stack(vecs),
         starts=starts,
-        durations=[float(w.duration) for w in windows],
+        durations=durations,
         tag_mean=np.stack(tag_means),
         tags=tags,
         descriptors=descs,
         total_duration=total,
-        silent=all(bool(getattr(w, "silent", False)) for w in windows),
+        silent=silent,
         extra=extra,
     )
 

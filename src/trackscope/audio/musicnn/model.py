@@ -415,8 +415,13 @@ def build_model(weights: dict, model: str = "MSD_musicnn", channels_last: bool =
     ``factorize`` runs numerically low-rank convolutions as two (see :func:`low_rank`); ``channels_last`` uses
     oneDNN's fastest layout. Both change only float rounding.
     """
+    from trackscope._threads import single_blas_thread
+
     cls = _make_module()
-    net = cls(weights, factorize=factorize)
+    # The SVDs of low_rank on one BLAS thread: 0.2–0.5 s, where OpenBLAS's spinning threads took 8–14 s on a
+    # 2-core machine that other processes kept busy (measured); one thread also gives the same factors everywhere.
+    with single_blas_thread():
+        net = cls(weights, factorize=factorize)
     if channels_last:
         net.to_channels_last()
     net.tags = list(MODELS[model])

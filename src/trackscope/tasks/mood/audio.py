@@ -367,6 +367,12 @@ def predict(md: Any, *, songs: Sequence[str | Path] | None = None) -> Any:
     """Mood per song (whole song: 30-s windows averaged), with probabilities, arousal and valence."""
     import pandas as pd
 
+    return pd.DataFrame(predict_rows(md, songs=songs))
+
+
+def predict_rows(md: Any, *, songs: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
+    """:func:`predict`'s rows as dictionaries (an unreadable song: ``path`` and ``error`` only), without pandas —
+    which the CLI needs only to write ``--out`` (its import is ~0.4 s and ~70 MB of a one-song answer)."""
     from trackscope.sources.audio_dirs import walk_audio
 
     if not songs:
@@ -379,7 +385,7 @@ def predict(md: Any, *, songs: Sequence[str | Path] | None = None) -> Any:
         except TrackscopeError as err:
             rows.append({"path": str(f), "error": err.reason})
     rows.extend({"path": p, "error": r} for p, r in problems)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, Any]:
