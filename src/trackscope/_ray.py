@@ -364,12 +364,14 @@ def _run(
     n_actors = max(1, min(slots, len(items)))
     ledger = ray.remote(num_cpus=0)(_Ledger).remote()
     rows = [{"key": i, "path": str(p), "job": pickle.dumps(job)} for i, (p, job) in enumerate(items)]
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    # a few files per task where there are many (less scheduling per file), one each for small jobs; one block per
+    # task's worth of files (a block per file is one more object in the store and one more step of the executor)
+    batch = max(1, min(4, len(items) // (4 * n_actors)))
+    ds = ray.data.from_items(rows, override_num_blocks=-(-len(rows) // batch))
     ds = ds.map_batches(
         _FileActor,
         fn_constructor_args=(work, setup, tuple(setup_args), ledger),
-        # a few files per task where there are many (less scheduling per file), one each for small jobs
-        batch_size=max(1, min(4, len(items) // (4 * n_actors))),
+        batch_size=batch,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=n_actors),
         num_cpus=1,
