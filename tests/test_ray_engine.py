@@ -130,18 +130,23 @@ def test_analyze_on_ray_gives_the_local_analysis(cluster, songs):
 
 
 def _ray_workers() -> list[int]:
-    """PIDs of this session's Ray Data actors (their process title names the actor class)."""
+    """PIDs of this session's Ray Data actors (their process title names the actor class): children of a raylet
+    that this test process started (the cluster fixture's), never another job's on the same machine."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
+            if b"_FileActor" in title and b"MapWorker" in title and _parent(_parent(int(entry.name))) == os.getpid():
+                pids.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
             continue
-        if b"_FileActor" in title and b"MapWorker" in title:
-            pids.append(int(entry.name))
     return pids
+
+
+def _parent(pid: int) -> int:
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 @pytest.fixture(scope="module")
