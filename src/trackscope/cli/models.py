@@ -75,8 +75,10 @@ def predict(
         from trackscope._atomic import output_file
 
         output_file(out)  # before any prediction: an --out that cannot be written fails now, not at the end
+    opened: Any = model
     if songs and data is None and out is None:
-        rows = _audio_mood_rows(model, songs)
+        opened = api.load_model(model)  # opened and verified once, whichever way it predicts
+        rows = _audio_mood_rows(opened, songs)
         if rows is not None:  # an audio mood model: answered and printed without pandas
             if as_json:
                 columns = _row_columns(rows)
@@ -85,7 +87,7 @@ def predict(
             else:
                 print_frame(in_natural_order(rows), title="Predictions")
             return
-    frame = api.predict(model, **_given(data=data, songs=songs or None))
+    frame = api.predict(opened, **_given(data=data, songs=songs or None))
     if out is not None:
         write_frame(frame, out)
     skipped = int(frame.attrs.get("missing_dropped", 0) or 0)
@@ -143,9 +145,10 @@ def explain(
                 print_frame(pd.DataFrame(value), title=key)
 
 
-def _audio_mood_rows(model: str, songs: list[Path]) -> list[dict[str, Any]] | None:
-    """The rows ``trackscope predict`` shows for an audio mood model (as :func:`trackscope.api.predict`'s frame,
-    as dictionaries), or None for any other model."""
+def _audio_mood_rows(model: Any, songs: list[Path]) -> list[dict[str, Any]] | None:
+    """The rows ``trackscope predict`` shows for an audio mood model (``model``: a name or an opened
+    :class:`trackscope.api.Model`), as :func:`trackscope.api.predict`'s frame but as dictionaries; None for any
+    other model."""
     from trackscope import api
 
     opened = api.load_model(model)
