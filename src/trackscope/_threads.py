@@ -66,6 +66,22 @@ MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value (DEFAULT_MMAP_THRESHO
 TRIM_THRESHOLD = 256 << 20
 
 
+def release_freed_memory() -> bool:
+    """Hand the heap's free memory back to the system now (glibc's ``malloc_trim``); True if it could. Between the
+    analysis and writing its files: the heap :func:`keep_freed_memory` kept for musicnn's tensors would otherwise sit
+    under what writing allocates (a 10-minute song's analyze peaked at 490 MB instead of 429, measured)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc to serve blocks below 32 MiB from the heap and keep up to 256 MiB of freed memory; True if applied.
 

@@ -424,6 +424,9 @@ def analyze_songs(
         )
     analysis = Analysis(done.result, done.figures)
     if out is not None:
+        from trackscope._threads import release_freed_memory
+
+        release_freed_memory()
         analysis.write(out, report=report)
     return analysis
 

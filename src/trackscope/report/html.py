@@ -147,31 +147,39 @@ class Report:
         A flat ``{key: scalar}`` dict becomes a two-column key/value table. Floats use ``float_format``;
         more than ``max_rows`` rows are cut with a note.
         """
-        import pandas as pd
-
-        if isinstance(data, pd.DataFrame):
-            frame = data
-        elif isinstance(data, dict) and data and all(not isinstance(v, list | tuple | dict) for v in data.values()):
-            frame = pd.DataFrame({"": [str(k) for k in data], "value": list(data.values())})
+        if _is_rows(data) and not index:  # row dicts: no pandas needed (analyze's report stays light)
+            columns = list(dict.fromkeys(k for row in data for k in row))
+            body = [[row.get(c) for c in columns] for row in data[:max_rows]]
+            numeric_cols = [all(_numeric_cell(r[i], float_format) for r in body) for i in range(len(columns))]
+            cut = len(data) - max_rows
         else:
-            frame = pd.DataFrame(data)
-        if index:
-            frame = frame.reset_index()
-        cut = len(frame) - max_rows
-        shown = frame.head(max_rows)
+            import pandas as pd
+
+            if isinstance(data, pd.DataFrame):
+                frame = data
+            elif isinstance(data, dict) and data and all(not isinstance(v, list | tuple | dict) for v in data.values()):
+                frame = pd.DataFrame({"": [str(k) for k in data], "value": list(data.values())})
+            else:
+                frame = pd.DataFrame(data)
+            if index:
+                frame = frame.reset_index()
+            cut = len(frame) - max_rows
+            shown = frame.head(max_rows)
+            columns = [str(c) for c in shown.columns]
+            numeric_cols = [shown[c].dtype.kind in "fiu" for c in shown.columns]
+            body = [list(row) for row in shown.itertuples(index=False)]
         parts = ["<table>"]
         if caption:
             parts.append(f"<caption>{_esc(caption)}</caption>")
         parts.append("<thead><tr>")
-        for col in shown.columns:
-            numeric = shown[col].dtype.kind in "fiu"
+        for col, numeric in zip(columns, numeric_cols, strict=True):
             parts.append(f'<th class="{"num" if numeric else "text"}">{_esc(col)}</th>')
         parts.append("</tr></thead><tbody>")
-        for row in shown.itertuples(index=False):
+        for row in body:
             parts.append("<tr>")
-            for value in row:
+            for value, numeric_col in zip(row, numeric_cols, strict=True):
                 text, numeric = _fmt(value, float_format)
-                parts.append(f'<td class="{"num" if numeric else "text"}">{text}</td>')
+                parts.append(f'<td class="{"num" if numeric or numeric_col else "text"}">{text}</td>')
             parts.append("</tr>")
         parts.append("</tbody></table>")
         if cut > 0:
@@ -222,3 +230,18 @@ class Report:
         from trackscope._atomic import write_text
 
         return write_text(path, self.to_html())
+
+
+def _is_rows(data: Any) -> bool:
+    """A non-empty list of plain dicts (one per row)."""
+    return isinstance(data, list) and bool(data) and all(isinstance(r, dict) for r in data)
+
+
+_NUMBER_TEXT = re.compile(r"^[+\-−]?[\d.,:]+ ?%?$|^–$")
+
+
+def _numeric_cell(value: Any, float_format: str) -> bool:
+    """Right-aligned: numbers, missing values, and numbers already written as text ("+0.37", "55%", "2:24", "–")."""
+    if isinstance(value, str):
+        return bool(_NUMBER_TEXT.match(value.strip()))
+    return _fmt(value, float_format)[1]
