@@ -140,6 +140,7 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
     tags: list[str] = []
     total: float | None = None
     silent = True
+    picture = _PictureParts()
     from trackscope.audio.loudness import integrated_loudness
 
     for w in iter_windows(path, sr=config["sr"], window=config["window_s"], side=True, trim=MIN_WINDOW_S):
@@ -149,6 +150,7 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
             total = getattr(w, "total_duration", None)
         starts.append(float(w.offset))
         durations.append(float(w.duration))
+        picture.add(w.samples, w.sr, float(w.offset), total)
         silent = silent and bool(getattr(w, "silent", False))
         names, vec, side = window_vector(w.samples, w.sr, config)
         vecs.append(vec)
@@ -167,7 +169,8 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
         raise TrackscopeError("no audio windows could be read", path=path)
     total = float(total or sum(durations))
     n_patches = sum(len(p[0]) for p in patches if p)
-    extra = {"patches": patches, "patch_s": PATCH_S} if n_patches <= MAX_KEPT_PATCHES else {}
+    extra: dict[str, Any] = {"patches": patches, "patch_s": PATCH_S} if n_patches <= MAX_KEPT_PATCHES else {}
+    extra["picture"] = picture.parts()
     return SongFeatures(
         path=path,
         names=names,
@@ -181,6 +184,45 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
         silent=silent,
         extra=extra,
     )
+
+
+ENVELOPE_HOP = 512  # samples per min/max bin of the song's envelope (23 ms at 22.05 kHz: 26,000 bins in 10 min)
+
+
+class _PictureParts:
+    """What a song's picture needs, gathered while its windows are decoded for the features anyway (decoding again
+    was most of report.html's cost): the min/max envelope of the scored audio and the samples of the window nearest
+    the song's middle."""
+
+    def __init__(self) -> None:
+        self.t: list[Any] = []
+        self.lo: list[Any] = []
+        self.hi: list[Any] = []
+        self.clip: Any = None
+        self.start = 0.0
+        self.sr = 0
+        self._gap = float("inf")
+
+    def add(self, y: Any, sr: int, offset: float, total: float | None) -> None:
+        import numpy as np
+
+        n = len(y) // ENVELOPE_HOP
+        if n:
+            blk = np.asarray(y[: n * ENVELOPE_HOP]).reshape(n, ENVELOPE_HOP)
+            self.t.append(offset + np.arange(n) * (ENVELOPE_HOP / sr))
+            self.lo.append(blk.min(axis=1))
+            self.hi.append(blk.max(axis=1))
+        middle = max(0.0, ((total or 0.0) - WINDOW_S) / 2.0)
+        gap = abs(offset - middle)
+        if gap < self._gap:  # windows come in order: the nearest so far
+            self._gap, self.clip, self.start, self.sr = gap, np.array(y, dtype=np.float32), offset, sr
+
+    def parts(self) -> dict[str, Any]:
+        import numpy as np
+
+        cat = (lambda xs: np.concatenate(xs)) if self.t else (lambda xs: np.zeros(1, dtype=np.float32))
+        return {"t": cat(self.t), "lo": cat(self.lo), "hi": cat(self.hi), "clip": self.clip, "start": self.start,
+                "sr": self.sr}  # fmt: skip
 
 
 def _clip_windows(config: dict[str, Any], p: Path) -> dict[str, Any]:

@@ -170,10 +170,11 @@ def _ticks(duration: float) -> list[float]:
     return [0.0, duration]
 
 
-def song_picture(song: dict[str, Any], classes: list[str]) -> bytes:
-    """One song's visual as a self-contained HTML fragment (UTF-8 bytes): waveform (SVG), mel spectrogram of the
-    centre 30 s (WebP, placed under its stretch of the timeline), the mood-over-time strip (SVG) and a time axis.
-    Workers draw their songs' fragments with it while the audio is at hand."""
+def song_picture(song: dict[str, Any], classes: list[str], decoded: dict[str, Any] | None = None) -> bytes:
+    """One song's visual as a self-contained HTML fragment (UTF-8 bytes): waveform (SVG), mel spectrogram of 30 s
+    around the middle (WebP, placed under its stretch of the timeline), the mood-over-time strip (SVG) and a time
+    axis. ``decoded``: the envelope and middle window the analysis gathered while decoding the song for its features
+    (``SongFeatures.extra["picture"]``), so the song is not decoded again; without it, one streamed decode."""
     import base64
     from html import escape
 
@@ -182,7 +183,11 @@ def song_picture(song: dict[str, Any], classes: list[str]) -> bytes:
     from trackscope.audio.mel import melspectrogram, power_to_db
 
     dur = max(float(song["duration"]), 1e-3)
-    t, lo, hi, centre, start = _decode_once(song["path"], dur)
+    if decoded is not None and decoded.get("clip") is not None and decoded.get("sr") == 22050:
+        t, lo, hi = decoded["t"], decoded["lo"], decoded["hi"]
+        centre, start = decoded["clip"], float(decoded["start"])
+    else:
+        t, lo, hi, centre, start = _decode_once(song["path"], dur)
     if len(t) > WAVE_POINTS:  # min/max envelope of the envelope: peaks survive
         k = int(np.ceil(len(t) / WAVE_POINTS))
         n = len(t) // k
@@ -236,7 +241,7 @@ def song_picture(song: dict[str, Any], classes: list[str]) -> bytes:
     html = (
         '<figure class="song-visual" style="margin:8px 0 24px">'
         f"<div {label}>Waveform</div>{wave}"
-        f"<div {label}>Mel spectrogram (centre 30 s, 128 bands, 80 dB range)</div>{mel_html}"
+        f"<div {label}>Mel spectrogram (30 s around the middle, 128 bands, 80 dB range)</div>{mel_html}"
         f"<div {label}>Mood over time (30-s windows; paler = less confident)</div>{strip}{axis}</figure>"
     )
     return html.encode("utf-8")

@@ -16,7 +16,9 @@ from trackscope.tasks.results import Analysis
 
 # Draws one song's report visual: ``draw(song_row, classes) -> bytes`` (an HTML fragment; a module-level function, so
 # worker processes can be handed it; trackscope.report.analyze.song_picture).
-Draw = Callable[[dict[str, Any], list[str]], bytes]
+# draw(row, classes, decoded): a song's report picture; ``decoded`` is what the analysis kept of the decoded audio for
+# it (SongFeatures.extra["picture"]: the envelope and the middle window), so the song is not decoded again
+Draw = Callable[[dict[str, Any], list[str], Any], bytes]
 
 DEFAULT_MOOD_MODEL = "builtin:mood"
 # Song-level descriptor keys, always present (None when a song has no tempo or key, e.g. silence).
@@ -81,8 +83,8 @@ def analyze(
 
     ``workers``: processes analysing songs side by side (one thread each); ``"auto"`` chooses (see
     :func:`trackscope._workers.choose_workers`), 1 analyses in this process. Results come back in input order
-    either way. ``draw``: with workers, each also draws its songs' report pictures with it (decoding the audio
-    again is most of that work) and they come back in ``figures``; in one process the report draws them itself.
+    either way. ``draw``: each song's report picture is drawn right after its analysis, from the audio its features
+    were computed from (no second decode), wherever the song was analysed; the pictures come back in ``figures``.
     ``engine="ray"``: the songs are analysed on a Ray cluster (``ray_address``, see :mod:`trackscope._ray`) by the
     same per-song function, pictures drawn there; the same result, in input order.
     """
@@ -114,7 +116,6 @@ def analyze(
     from trackscope._workers import choose_workers, run_in_workers
 
     n_workers = choose_workers(workers, len(files))
-    worker_draw = draw if n_workers > 1 else None  # in one process the report draws every picture
     results: dict[int, tuple[str, dict[str, Any], bytes | None]] = {}
 
     def done(i: int, outcome: tuple[str, dict[str, Any], bytes | None]) -> None:
@@ -128,9 +129,9 @@ def analyze(
         analyze_on_ray(md.path, files, draw, done, address=ray_address)
     elif n_workers <= 1:
         for i, f in enumerate(files):
-            done(i, analyze_song(md, f))
+            done(i, analyze_song(md, f, draw))
     else:
-        items = ((i, (str(f), worker_draw)) for i, f in enumerate(files))
+        items = ((i, (str(f), draw)) for i, f in enumerate(files))
         run_in_workers(_worker_song, items, n_workers, done, initializer=_load_worker_model, initargs=(str(md.path),))
     songs: list[dict[str, Any]] = []
     figures: dict[str, bytes] = {}
@@ -189,7 +190,7 @@ def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[
     png = None
     if draw is not None:
         try:
-            png = draw(row, list(md.meta["classes"]))
+            png = draw(row, list(md.meta["classes"]), sf.extra.get("picture"))
         except Exception:  # noqa: BLE001 — the report draws it again (or says why it cannot)
             png = None
     return "song", row, png
