@@ -103,3 +103,23 @@ def test_spectrogram_colours_are_magma_without_matplotlib():
     real = colormaps["magma"](np.linspace(0.0, 1.0, 256))[:, :3] * 255
     assert lut.shape == (256, 3) and lut.dtype == np.uint8
     assert np.abs(lut.astype(float) - real).max() <= 3.0
+
+
+def test_every_picture_drawer_takes_what_the_analysis_hands_it(tmp_path):
+    """analyze_song draws a song's picture (report) or media (workspace) from the audio it decoded for the features;
+    a drawer that raises is swallowed there (the report draws again), so each drawer is checked to give bytes."""
+    import pickle
+
+    from audio_synth import music_like, write
+    from trackscope.models.persist import load_model_dir
+    from trackscope.report.analyze import song_picture
+    from trackscope.report.media import media_and_picture_draw, media_draw
+    from trackscope.tasks.analyze import analyze_song
+
+    md = load_model_dir("builtin:mood")
+    song = write(tmp_path / "song.wav", music_like(40.0, seed=5))
+    kind, row, html = analyze_song(md, song, song_picture)
+    assert kind == "song" and html is not None and b"data:image/webp;base64," in html
+    for draw in (media_draw, media_and_picture_draw):
+        _, _, blob = analyze_song(md, song, draw)
+        assert blob is not None and pickle.loads(blob)["media"]["waveform"]["points"] > 0

@@ -89,7 +89,7 @@ def mel_webp(mel_power: Any, width: int = MEL_WIDTH) -> bytes:
     return buf.getvalue()
 
 
-def media_draw(row: dict[str, Any], classes: list[str]) -> bytes:
+def media_draw(row: dict[str, Any], classes: list[str], decoded: Any = None) -> bytes:
     """For :func:`trackscope.tasks.analyze.analyze`'s ``draw``: a worker's song media (pickled), made while it has
     the song at hand."""
     import pickle
@@ -97,14 +97,14 @@ def media_draw(row: dict[str, Any], classes: list[str]) -> bytes:
     return pickle.dumps({"media": song_media(row["path"]), "picture": None})
 
 
-def media_and_picture_draw(row: dict[str, Any], classes: list[str]) -> bytes:
+def media_and_picture_draw(row: dict[str, Any], classes: list[str], decoded: Any = None) -> bytes:
     """:func:`media_draw` plus the report's picture of the song (:func:`trackscope.report.analyze.song_picture`)."""
     import pickle
 
     from trackscope.report.analyze import song_picture
 
     try:
-        picture = song_picture(row, classes)
+        picture = song_picture(row, classes, decoded)
     except Exception:  # noqa: BLE001 — the report draws it again (or says why it cannot)
         picture = None
     return pickle.dumps({"media": song_media(row["path"]), "picture": picture})
