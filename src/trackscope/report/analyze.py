@@ -159,7 +159,7 @@ def _mel_webp(mel_db: Any) -> bytes:
     top = float(m.max()) if m.size else 0.0
     idx = np.clip((m - (top - 80.0)) / 80.0 * 255.0, 0, 255).astype(np.uint8)[::-1]
     buf = io.BytesIO()
-    Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=4)
+    Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=1)
     return buf.getvalue()
 
 

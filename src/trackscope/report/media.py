@@ -85,7 +85,7 @@ def mel_webp(mel_power: Any, width: int = MEL_WIDTH) -> bytes:
     top = float(db.max()) if db.size else 0.0
     idx = np.clip((db - (top - 80.0)) / 80.0 * 255.0, 0, 255).astype(np.uint8)[::-1]
     buf = io.BytesIO()
-    Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=4)
+    Image.fromarray(_magma()[idx], mode="RGB").save(buf, format="WEBP", quality=80, method=1)
     return buf.getvalue()
 
 
