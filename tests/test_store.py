@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -140,6 +141,19 @@ def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "trackscope", "extract", *map(str, args)], **kw)
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
 def test_kill_9_mid_batch_then_rerun_finishes_exactly_once(tmp_path):
     src = tmp_path / "in"
     n = 10  # killed after 3: the rerun still has most of the batch to do
@@ -156,9 +170,15 @@ def test_kill_9_mid_batch_then_rerun_finishes_exactly_once(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and len(list(store.glob("desc/*/*/*.json"))) < 3:
         time.sleep(0.01)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    assert workers, "the batch ran in worker processes"
+    deadline = time.time() + 20  # its workers leave with it (no idle orphans holding musicnn)
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.05)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()], "orphaned worker processes"
     finished = len(list(store.glob("desc/*/*/*.json")))
     assert 3 <= finished < n, "the batch should have been killed part-way"
     assert not (store / "index.parquet").exists()  # tables are written at the end

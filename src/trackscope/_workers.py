@@ -42,11 +42,30 @@ def choose_workers(workers: int | str | None, n_items: int, *, gpu_aware: bool =
     return max(1, min(cores, MAX_AUTO_WORKERS, n_items // MIN_ITEMS_PER_WORKER))
 
 
+def exit_with_parent() -> None:
+    """In a worker process: exit at once when the process that started it is gone, however it died (``kill -9``
+    sends no shutdown message: the worker would otherwise wait for work forever, a model in memory)."""
+    import multiprocessing
+    import threading
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the pipe closes: it has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="trackscope-parent-watch", daemon=True).start()
+
+
 def init_single_thread(extra: Callable[..., None] | None = None, *args: Any) -> None:
     """Worker start: one thread for torch, BLAS and FFT (the workers are the parallelism); then ``extra(*args)``.
 
     The variables are read when torch or a BLAS first loads, so torch is not imported here (workers that never use
-    it start in a fraction of a second); libraries already loaded (numpy, via unpickling) are limited directly."""
+    it start in a fraction of a second); libraries already loaded (numpy, via unpickling) are limited directly. The
+    worker also exits with its parent (:func:`exit_with_parent`)."""
+    exit_with_parent()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from trackscope._workers import exit_with_parent
 from trackscope.workspace.db import Workspace, one_line
 
 POLL_S = 1.0  # how often the thread looks for queued songs when nobody calls wake()
@@ -213,27 +214,10 @@ _MODELS: dict[str, Any] = {}
 def _load_worker_models(mood_path: str, pop_path: str | None) -> None:
     from trackscope.models.persist import load_model_dir
 
-    _exit_with_parent()
+    exit_with_parent()  # a server killed with kill -9: its song is queued again when the server starts
 
     _MODELS["mood"] = load_model_dir(mood_path)
     _MODELS["popularity"] = None if pop_path is None else load_model_dir(pop_path)
-
-
-def _exit_with_parent() -> None:
-    """A worker whose server was killed (``kill -9``: no shutdown message comes) exits at once instead of waiting
-    for work forever with a model in memory; its song is queued again when the server starts."""
-    import multiprocessing
-    import os
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()  # returns when the parent's end of the pipe closes: it has exited, however it died
-        os._exit(0)
-
-    threading.Thread(target=watch, name="trackscope-parent-watch", daemon=True).start()
 
 
 def _analyse(path: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
