@@ -56,6 +56,8 @@ def test_freed_memory_is_reused_without_page_faults():
         pytest.skip("glibc only")
     ok, faults = _faults_script("1").split()
     assert ok == "True"
-    assert int(faults) < 1000  # 20 × 24 MB from fresh pages would be ~120,000 faults
+    # 20 × 24 MB from fresh pages would be ~120,000 faults; reused heap: ~500 here, 1,018 once on a busy CI run —
+    # a margin of several times that, far below the failure it guards against
+    assert int(faults) < 5000, faults
     off, _ = _faults_script("0").split()
     assert off == "False"
