@@ -22,6 +22,39 @@ def _colour(mood: str, i: int) -> str:
     return MOOD_COLOURS.get(mood, palette[i % len(palette)])
 
 
+class MinMaxEnvelope:
+    """The min/max of every ``block`` samples of audio handed over in pieces of any length (a streamed decode)."""
+
+    def __init__(self, block: int) -> None:
+        self.block = block
+        self.mins: list[Any] = []
+        self.maxs: list[Any] = []
+        self.carry: Any = None
+
+    def add(self, y: Any) -> None:
+        import numpy as np
+
+        buf = np.concatenate([self.carry, y]) if self.carry is not None and self.carry.size else np.asarray(y)
+        m = len(buf) // self.block
+        if m:
+            blk = buf[: m * self.block].reshape(m, self.block)
+            self.mins.append(blk.min(axis=1))
+            self.maxs.append(blk.max(axis=1))
+        self.carry = buf[m * self.block :]
+
+    def result(self) -> tuple[Any, Any]:
+        """``(lo, hi)``; a last partial block counts as one."""
+        import numpy as np
+
+        mins, maxs = list(self.mins), list(self.maxs)
+        if self.carry is not None and self.carry.size:
+            mins.append(self.carry.min(keepdims=True))
+            maxs.append(self.carry.max(keepdims=True))
+        if not mins:
+            return np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.float32)
+        return np.concatenate(mins), np.concatenate(maxs)
+
+
 def _decode_once(path: str, duration: float) -> tuple[Any, Any, Any, Any, float]:
     """One streamed pass over the song at 22.05 kHz: the min/max envelope of the whole song (``ENVELOPE_BINS``
     bins: times, minima, maxima) and the samples of its centre 30 s with their start time. Decoding is most of a
@@ -34,8 +67,8 @@ def _decode_once(path: str, duration: float) -> tuple[Any, Any, Any, Any, float]
     per_bin = max(1, int(duration * sr) // ENVELOPE_BINS)
     start = max(0.0, (duration - 30.0) / 2.0)
     lo_s, hi_s = int(round(start * sr)), int(round((start + 30.0) * sr))
-    mins, maxs, centre = [], [], []
-    carry = np.zeros(0, dtype=np.float32)
+    env = MinMaxEnvelope(per_bin)
+    centre = []
     pos = 0
     for w in iter_windows(path, sr=sr, window=30.0):
         y = w.samples
@@ -43,18 +76,8 @@ def _decode_once(path: str, duration: float) -> tuple[Any, Any, Any, Any, float]
         if a < b:
             centre.append(y[a:b])
         pos += len(y)
-        buf = np.concatenate([carry, y]) if carry.size else y
-        m = len(buf) // per_bin
-        if m:
-            blk = buf[: m * per_bin].reshape(m, per_bin)
-            mins.append(blk.min(axis=1))
-            maxs.append(blk.max(axis=1))
-        carry = buf[m * per_bin :]
-    if carry.size:
-        mins.append(carry.min(keepdims=True))
-        maxs.append(carry.max(keepdims=True))
-    lo = np.concatenate(mins) if mins else np.zeros(1, dtype=np.float32)
-    hi = np.concatenate(maxs) if maxs else np.zeros(1, dtype=np.float32)
+        env.add(y)
+    lo, hi = env.result()
     t = np.arange(len(lo)) * per_bin / sr
     clip = np.concatenate(centre) if centre else np.zeros(sr, dtype=np.float32)
     return t, lo, hi, clip, start

@@ -19,26 +19,15 @@ def song_media(path: str | Path) -> dict[str, Any]:
 
     from trackscope.audio.io import iter_windows
     from trackscope.audio.mel import melspectrogram
+    from trackscope.report.analyze import MinMaxEnvelope
 
     sr = 22050
-    mins, maxs, mels = [], [], []
-    carry = np.zeros(0, dtype=np.float32)
+    env, mels = MinMaxEnvelope(_BLOCK), []
     for w in iter_windows(path, sr=sr, window=30.0):
         y = np.asarray(w.samples, dtype=np.float32)
         mels.append(melspectrogram(y, sr=sr))
-        buf = np.concatenate([carry, y]) if carry.size else y
-        m = len(buf) // _BLOCK
-        if m:
-            blk = buf[: m * _BLOCK].reshape(m, _BLOCK)
-            mins.append(blk.min(axis=1))
-            maxs.append(blk.max(axis=1))
-        carry = buf[m * _BLOCK :]
-    if carry.size:
-        mins.append(carry.min(keepdims=True))
-        maxs.append(carry.max(keepdims=True))
-    lo = np.concatenate(mins) if mins else np.zeros(1, dtype=np.float32)
-    hi = np.concatenate(maxs) if maxs else np.zeros(1, dtype=np.float32)
-    lo, hi = envelope(lo, hi, WAVE_POINTS)
+        env.add(y)
+    lo, hi = envelope(*env.result(), WAVE_POINTS)
     peak = max(float(np.abs(lo).max()), float(np.abs(hi).max()), 1e-9)
     waveform = {
         "points": len(lo),
