@@ -47,14 +47,24 @@ def exit_with_parent() -> None:
     sends no shutdown message: the worker would otherwise wait for work forever, a model in memory)."""
     import multiprocessing
     import threading
+    import time
 
     parent = multiprocessing.parent_process()
-    if parent is None:
-        return
+    if parent is not None and getattr(parent, "_sentinel", None) is not None:
 
-    def watch() -> None:
-        parent.join()  # returns when the parent's end of the pipe closes: it has exited
-        os._exit(0)
+        def watch() -> None:
+            parent.join()  # returns when the parent's end of the pipe closes: it has exited
+            os._exit(0)
+
+    else:  # loky's workers (scikit-learn fits) have no sentinel: a dead parent re-parents them
+        first = os.getppid()
+        if first <= 1:
+            return
+
+        def watch() -> None:
+            while os.getppid() == first:
+                time.sleep(0.5)
+            os._exit(0)
 
     threading.Thread(target=watch, name="trackscope-parent-watch", daemon=True).start()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,7 +69,10 @@ def _train(task: str, train: Any, options: dict[str, Any]) -> dict[str, Any]:
     if out is None:
         raise TrackscopeError("training needs an output folder for the model (out=...)")
     check_model_output(out, overwrite=overwrite)
-    _prefetch("skops.io", "matplotlib.figure")  # the folder writer's imports (~2.5 s) load while the model trains
+    # the folder writer's imports load while the model trains; skops.io only where torch is already loaded: it
+    # imports torch (through scikit-learn's array-API shims), and a torch half-imported by this thread while
+    # scipy runs a fit in the main one fails that fit ("partially initialized module 'torch'")
+    _prefetch(*(("skops.io",) if "torch" in sys.modules else ()), "matplotlib.figure")
     trained = train(**options)
     folder = _report(task).write_model(trained, out, overwrite=overwrite)
     return {**trained.metrics, "out": str(folder)}

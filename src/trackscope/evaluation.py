@@ -173,6 +173,19 @@ def cv_splitter(y: Sequence[Any], *, n_splits: int = 5, seed: int = 42, grouped:
 # 2.3 s in process, 7.9 s with workers; the 913-row table's search is ~100 fits × 600 rows and gains ~1.8×).
 MIN_PARALLEL_WORK = 20_000
 
+# A fit's cost per training row relative to a logistic regression's whose scaler is already fitted, by final
+# estimator type: measured on 490 rows of the mood study's table (logreg 5 ms, SVC 5 ms, calibrated SVC 20 ms,
+# MLP 50–430 ms, forest 130 ms, boosting 150–220 ms). Only the order of the fits uses it (largest first).
+_RELATIVE_COST = {
+    "LogisticRegression": 1.0,
+    "SVC": 1.0,
+    "CalibratedClassifierCV": 4.0,
+    "MLPClassifier": 40.0,
+    "RandomForestClassifier": 26.0,
+    "HistGradientBoostingClassifier": 36.0,
+    "VotingClassifier": 110.0,
+}
+
 
 def _fit_cost(estimator: Any) -> int:
     """A fit's cost per training row relative to a logistic regression's (the unit :data:`MIN_PARALLEL_WORK` was
@@ -180,6 +193,12 @@ def _fit_cost(estimator: Any) -> int:
     families ran 49 s in one process, 150 fits at 3 a second)."""
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     return 1 if type(final).__name__ == "LogisticRegression" else 10
+
+
+def fit_order_cost(estimator: Any, n_rows: int) -> float:
+    """An estimate of a fit's cost (for ordering fits, largest first; see :data:`_RELATIVE_COST`)."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    return _RELATIVE_COST.get(type(final).__name__, 20.0) * max(int(n_rows), 1)
 
 
 def fit_jobs(n_fits: int, n_jobs: int | str | None = "auto", *, rows: int | None = None) -> int:
@@ -220,6 +239,150 @@ def _fit_one(estimator: Any, X: Any, y: Any, train: Any, val: Any, proba: bool) 
     return out
 
 
+def _refit_all(estimator: Any, X: Any, y: Any) -> dict[str, Any]:  # noqa: N803
+    """A fresh clone of ``estimator`` fitted on every row, and its accuracy on them."""
+    import warnings
+
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = clone(estimator).fit(X, y)
+    return {"model": model, "train_acc": float(np.mean(model.predict(X) == y))}
+
+
+def _warm() -> None:
+    """In a fresh worker: import what the fits need while the parent still reads and splits the table."""
+    import sklearn.calibration  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.neural_network  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
+    import sklearn.svm  # noqa: F401
+
+
+def _executor(n: int) -> Any:
+    """The reusable pool of ``n`` single-threaded worker processes (loky's: kept between calls, idle workers leave
+    after 5 minutes, every worker exits with its parent)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from trackscope._workers import init_single_thread
+
+    return get_reusable_executor(max_workers=n, timeout=300, initializer=init_single_thread)
+
+
+def warm_workers(n_fits: int, n_jobs: int | str | None = "auto", *, rows: int | None = None) -> int:
+    """Start the worker processes :class:`FitRunner` will use for about ``n_fits`` fits of ``rows`` rows (if it
+    will use any) and have them import scikit-learn now, in the background: ~2 s of start-up that then overlaps the
+    caller's own preparation. Returns the number of workers (1: none, the fits will run in this process)."""
+    n = fit_jobs(n_fits, n_jobs, rows=rows)
+    if n > 1:
+        ex = _executor(n)
+        for _ in range(n):
+            ex.submit(_warm)
+    return n
+
+
+def in_background(workers: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """``fn(*args, **kwargs)`` started now in one of the ``workers`` processes of :func:`warm_workers` (``fn`` must
+    be importable by name); returns a function that waits for the result (and raises its error). With
+    ``workers`` ≤ 1 the call runs in this process when the result is first asked for."""
+    if workers <= 1:
+        cell: list[Any] = []
+
+        def run_here() -> Any:
+            if not cell:
+                cell.append(fn(*args, **kwargs))
+            return cell[0]
+
+        return run_here
+    future = _executor(workers).submit(fn, *args, **kwargs)
+    return future.result
+
+
+class FitRunner:
+    """Independent model fits, run as they become ready: in worker processes (loky's reusable pool, one thread each)
+    or, for little work, in this process. A fit's ``done(result)`` runs here, in this process, as soon as it
+    finishes, and may add fits that depend on it — so one family's next round or refit starts while another's fits
+    still run, and no core waits at a barrier. Ready fits start lowest ``stage`` first, then largest ``cost`` first
+    (the small fits fill in at the end). Results do not depend on the order or the number of processes: every
+    estimator carries its seed.
+    """
+
+    def __init__(self, X: Any, y: Any, *, n_jobs: int | str | None = "auto", tick: Callable[[], None] | None = None):  # noqa: N803
+        import numpy as np
+
+        self.X = np.asarray(X)
+        self.y = np.asarray(y)
+        self.n_jobs = n_jobs
+        self.tick = tick
+        self._ready: list[tuple[int, float, int, Callable[..., Any], tuple[Any, ...], Callable[[Any], None]]] = []
+        self._seq = 0
+        self._work = 0.0  # fits × rows × _fit_cost of what was queued before run(): decides the processes
+
+    def _add(self, stage: int, cost: float, fn: Callable[..., Any], args: tuple, done: Callable[[Any], None]) -> None:
+        import heapq
+
+        heapq.heappush(self._ready, (stage, -cost, self._seq, fn, args, done))
+        self._seq += 1
+
+    def fit(
+        self,
+        estimator: Any,
+        train: Any,
+        val: Any,
+        done: Callable[[dict[str, Any]], None],
+        *,
+        proba: bool = False,
+        stage: int = 0,
+    ) -> None:
+        """Fit a clone on rows ``train``, score it on ``train`` and ``val``; ``done`` gets :func:`fit_many`'s dict."""
+        self._work += len(train) * _fit_cost(estimator)
+        cost = fit_order_cost(estimator, len(train))
+        self._add(stage, cost, _fit_one, (estimator, self.X, self.y, train, val, proba), done)
+
+    def refit(self, estimator: Any, done: Callable[[dict[str, Any]], None], *, stage: int = 0) -> None:
+        """Fit a clone on every row; ``done`` gets ``{"model", "train_acc"}``."""
+        self._work += len(self.y) * _fit_cost(estimator)
+        self._add(stage, fit_order_cost(estimator, len(self.y)), _refit_all, (estimator, self.X, self.y), done)
+
+    def run(self) -> None:
+        """Run every fit, and those the ``done`` callbacks add, to the end; the first error stops the rest."""
+        import heapq
+
+        n_queued = max(len(self._ready), 1)
+        n = fit_jobs(len(self._ready), self.n_jobs, rows=int(self._work // n_queued))
+        if n == 1:
+            while self._ready:
+                *_, fn, args, done = heapq.heappop(self._ready)
+                done(fn(*args))
+                if self.tick is not None:
+                    self.tick()
+            return
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        ex = _executor(n)
+        running: dict[Any, Callable[[Any], None]] = {}
+        try:
+            while self._ready or running:
+                while self._ready and len(running) < n:  # one fit per worker: the next is chosen when one ends
+                    *_, fn, args, done = heapq.heappop(self._ready)
+                    running[ex.submit(fn, *args)] = done
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    done = running.pop(fut)
+                    done(fut.result())
+                    if self.tick is not None:
+                        self.tick()
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+
+
 def fit_many(
     jobs: Sequence[tuple[Any, Any, Any]],
     X: Any,  # noqa: N803
@@ -230,33 +393,56 @@ def fit_many(
     tick: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Fit a fresh clone of each ``(estimator, train_idx, val_idx)`` and score it; in order, one dict per job:
-    ``train_acc``, ``val_acc``, ``n_train`` (and ``val_proba``/``classes`` with ``proba``).
+    ``train_acc``, ``val_acc``, ``n_train`` (and ``val_proba``/``train_proba``/``classes`` with ``proba``).
 
-    The fits are independent, so they run in ``n_jobs`` worker processes (joblib's loky, one BLAS/OpenMP thread
-    each): on 2 cores a grid search finishes ~1.8× sooner, with the same numbers (every estimator carries its seed).
-    ``tick`` is called as each fit completes.
+    The fits are independent, so they run in ``n_jobs`` worker processes (:class:`FitRunner`): on 2 cores a grid
+    search finishes ~1.8× sooner, with the same numbers (every estimator carries its seed). ``tick`` is called as
+    each fit completes.
     """
+    runner = FitRunner(X, y, n_jobs=n_jobs, tick=tick)
+    results: list[dict[str, Any]] = [{} for _ in jobs]
+
+    def keep(i: int) -> Callable[[dict[str, Any]], None]:
+        def done(res: dict[str, Any]) -> None:
+            results[i] = res
+
+        return done
+
+    for i, (est, train, val) in enumerate(jobs):
+        runner.fit(est, train, val, keep(i), proba=proba)
+    runner.run()
+    return results
+
+
+def curve_part(train: Any, y: Any, frac: float, seed: int) -> Any:
+    """The rows of a fold's training part ``train`` that a learning curve fits at size ``frac``: a stratified
+    ``frac`` of them (seeded), all of them at 1.0."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    if frac >= 1.0:
+        return train
+    n_classes = len(np.unique(y[train]))
+    n_keep = max(int(round(frac * len(train))), n_classes)
+    try:
+        part, _ = train_test_split(train, train_size=n_keep, random_state=seed, stratify=y[train])
+    except ValueError:  # a class too small to stratify at this size
+        part, _ = train_test_split(train, train_size=n_keep, random_state=seed)
+    return part
+
+
+def curve_summary(rows: Sequence[Sequence[int]], train: Sequence[Sequence[float]], val: Sequence[Sequence[float]]):
+    """A learning curve from per-size lists of per-fold training rows and train / validation accuracies:
+    ``{"sizes", "train_mean", "train_std", "val_mean", "val_std"}`` (``sizes``: mean rows)."""
     import numpy as np
 
-    X = np.asarray(X)  # noqa: N806
-    y = np.asarray(y)
-    work = sum(len(train) * _fit_cost(est) for est, train, _ in jobs)
-    n = fit_jobs(len(jobs), n_jobs, rows=work // max(len(jobs), 1))
-    results: list[dict[str, Any]] = []
-    if n == 1:
-        for est, train, val in jobs:
-            results.append(_fit_one(est, X, y, train, val, proba))
-            if tick is not None:
-                tick()
-        return results
-    from joblib import Parallel, delayed
-
-    run = Parallel(n_jobs=n, backend="loky", return_as="generator", max_nbytes=None)
-    for res in run(delayed(_fit_one)(est, X, y, train, val, proba) for est, train, val in jobs):
-        results.append(res)
-        if tick is not None:
-            tick()
-    return results
+    return {
+        "sizes": [int(round(np.mean(r))) for r in rows],
+        "train_mean": [float(np.mean(s)) for s in train],
+        "train_std": [float(np.std(s)) for s in train],
+        "val_mean": [float(np.mean(s)) for s in val],
+        "val_std": [float(np.std(s)) for s in val],
+    }
 
 
 def learning_curve(
@@ -273,58 +459,132 @@ def learning_curve(
     full: dict[str, Sequence[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Train and validation accuracy (mean and sd over folds) by training-set size (fits in ``n_jobs`` processes,
-    see :func:`fit_many`).
+    see :class:`FitRunner`).
 
-    For every fold, the model is fitted on a stratified fraction of the fold's training part and scored on that part
-    and on the fold's validation part. Returns ``{"sizes", "train_mean", "train_std", "val_mean", "val_std"}``;
-    ``sizes`` are mean absolute row counts. ``tick`` is called after each fit (``len(sizes) × folds`` fits).
-    ``full``: the per-fold ``{"train": [...], "val": [...]}`` accuracies of ``estimator`` already fitted on the
-    whole training part of each of these folds (a grid search has them): size 1.0 then costs no fit.
+    For every fold, the model is fitted on a stratified fraction of the fold's training part (:func:`curve_part`)
+    and scored on that part and on the fold's validation part. Returns ``{"sizes", "train_mean", "train_std",
+    "val_mean", "val_std"}``; ``sizes`` are mean absolute row counts. ``tick`` is called after each fit
+    (``len(sizes) × folds`` fits). ``full``: the per-fold ``{"train": [...], "val": [...]}`` accuracies of
+    ``estimator`` already fitted on the whole training part of each of these folds (a grid search has them): size
+    1.0 then costs no fit. (:func:`trackscope.models.tabular.fit_models` draws every family's curve this way, within
+    its search.)
     """
-
     import numpy as np
-    from sklearn.model_selection import train_test_split
 
     X = np.asarray(X)  # noqa: N806
     y = np.asarray(y)
-    rows: list[list[float]] = [[] for _ in sizes]
+    rows: list[list[int]] = [[] for _ in sizes]
     tr_scores: list[list[float]] = [[] for _ in sizes]
     val_scores: list[list[float]] = [[] for _ in sizes]
-    jobs, where = [], []
-    for train, val in cv.split(X, y, groups):
+    runner = FitRunner(X, y, n_jobs=n_jobs, tick=tick)
+    results: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def keep(key: tuple[int, int]) -> Callable[[dict[str, Any]], None]:
+        def done(res: dict[str, Any]) -> None:
+            results[key] = res
+
+        return done
+
+    splits = list(cv.split(X, y, groups))
+    for f, (train, val) in enumerate(splits):
         for i, frac in enumerate(sizes):
-            part = train
-            if frac < 1.0:
-                n_classes = len(np.unique(y[train]))
-                n_keep = max(int(round(frac * len(train))), n_classes)
-                try:
-                    part, _ = train_test_split(train, train_size=n_keep, random_state=seed, stratify=y[train])
-                except ValueError:  # a class too small to stratify at this size
-                    part, _ = train_test_split(train, train_size=n_keep, random_state=seed)
+            if frac >= 1.0 and full is not None:
+                continue
+            runner.fit(estimator, curve_part(train, y, frac, seed), val, keep((i, f)))
+    runner.run()
+    for i, frac in enumerate(sizes):
+        for f, (train, _) in enumerate(splits):
             if frac >= 1.0 and full is not None:
                 rows[i].append(len(train))
                 continue
-            jobs.append((estimator, part, val))
-            where.append(i)
-    for i, res in zip(where, fit_many(jobs, X, y, n_jobs=n_jobs, tick=tick), strict=True):
-        rows[i].append(res["n_train"])
-        tr_scores[i].append(res["train_acc"])
-        val_scores[i].append(res["val_acc"])
-    if full is not None:
-        for i, frac in enumerate(sizes):
-            if frac >= 1.0:
-                tr_scores[i] = [float(v) for v in full["train"]]
-                val_scores[i] = [float(v) for v in full["val"]]
-                if tick is not None:
-                    for _ in full["val"]:
-                        tick()
+            res = results[(i, f)]
+            rows[i].append(res["n_train"])
+            tr_scores[i].append(res["train_acc"])
+            val_scores[i].append(res["val_acc"])
+        if frac >= 1.0 and full is not None:
+            tr_scores[i] = [float(v) for v in full["train"]]
+            val_scores[i] = [float(v) for v in full["val"]]
+            if tick is not None:
+                for _ in full["val"]:
+                    tick()
+    return curve_summary(rows, tr_scores, val_scores)
+
+
+def permutation_importance(
+    estimator: Any,
+    X: Any,  # noqa: N803
+    y: Any,
+    *,
+    n_repeats: int = 10,
+    seed: int = 0,
+    columns: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Drop of accuracy when one column's values are shuffled, ``n_repeats`` times per column.
+
+    The same numbers as ``sklearn.inspection.permutation_importance(..., scoring="accuracy")`` with the same
+    ``random_state`` (its shuffles, repeated on the same column copy), but each column's ``n_repeats`` shuffled
+    copies are predicted in one call: a pipeline's fixed cost per call (checks, scaling, a forest's thread set-up)
+    is paid once per column instead of once per repeat (~5× sooner for the mood ensemble on 302 rows). Returns
+    ``{"importances_mean", "importances_std", "importances"}`` (arrays: per column; per column × repeat), for
+    ``columns`` only when given (each column's shuffles depend on the seed alone, so columns can be split between
+    processes: see :func:`permutation_importance_later`).
+    """
+    import numpy as np
+
+    X = np.asarray(X)  # noqa: N806
+    y = np.asarray(y)
+    n = len(y)
+    seed_for_columns = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    baseline = float(np.mean(estimator.predict(X) == y))
+    columns = list(range(X.shape[1])) if columns is None else list(columns)
+    scores = np.empty((len(columns), n_repeats))
+    for i, j in enumerate(columns):
+        rs = np.random.RandomState(seed_for_columns)
+        order = np.arange(n)
+        column = X[:, j].copy()
+        stacked = np.repeat(X[None, :, :], n_repeats, axis=0)
+        for r in range(n_repeats):
+            rs.shuffle(order)
+            column = column[order]
+            stacked[r, :, j] = column
+        pred = np.asarray(estimator.predict(stacked.reshape(n_repeats * n, X.shape[1]))).reshape(n_repeats, n)
+        scores[i] = np.mean(pred == y[None, :], axis=1)
+    importances = baseline - scores
     return {
-        "sizes": [int(round(np.mean(r))) for r in rows],
-        "train_mean": [float(np.mean(s)) for s in tr_scores],
-        "train_std": [float(np.std(s)) for s in tr_scores],
-        "val_mean": [float(np.mean(s)) for s in val_scores],
-        "val_std": [float(np.std(s)) for s in val_scores],
+        "importances_mean": importances.mean(axis=1),
+        "importances_std": importances.std(axis=1),
+        "importances": importances,
     }
+
+
+def permutation_importance_later(
+    workers: int,
+    estimator: Any,
+    X: Any,  # noqa: N803
+    y: Any,
+    *,
+    n_repeats: int = 10,
+    seed: int = 0,
+) -> Callable[[], dict[str, Any]]:
+    """:func:`permutation_importance` started now, its columns split between the ``workers`` processes of
+    :func:`warm_workers` (see :func:`in_background`); returns a function that waits for the whole result."""
+    import numpy as np
+
+    n_columns = np.asarray(X).shape[1]
+    chunks = [c for c in np.array_split(np.arange(n_columns), max(1, min(workers, n_columns))) if len(c)]
+    parts = [
+        in_background(workers, permutation_importance, estimator, X, y, n_repeats=n_repeats, seed=seed,
+                      columns=[int(j) for j in chunk])
+        for chunk in chunks
+    ]  # fmt: skip
+
+    def gather() -> dict[str, Any]:
+        got = [part() for part in parts]
+        return {
+            key: np.concatenate([g[key] for g in got]) for key in ("importances_mean", "importances_std", "importances")
+        }
+
+    return gather
 
 
 def overfit_flag(train_score: float, cv_score: float, *, gap: float = OVERFIT_GAP) -> bool:

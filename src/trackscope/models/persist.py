@@ -39,6 +39,33 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.", "trackscope.", "builtins.", "collections.")
 
 
+def skops_bytes(obj: Any) -> bytes:
+    """``obj`` in the skops format: exactly what ``skops.io.dumps`` writes, except that ``schema.json`` is compact
+    JSON instead of indented (skops indents it, which runs Python's pure-Python JSON encoder over every node: 2.2 of
+    the 3.5 s it took to save the mood ensemble; compact, the C encoder takes ~0.1 s). Same objects, same arrays,
+    same schema once parsed; ``skops.io.load`` reads it as it reads its own. Falls back to ``skops.io.dumps`` where
+    skops' saving internals differ from the version this was written against."""
+    import io
+    import zipfile
+
+    import skops
+    import skops.io as sio
+
+    try:
+        from skops.io._persist import SaveContext, get_state
+    except ImportError:  # pragma: no cover — another skops layout
+        return sio.dumps(obj)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+        context = SaveContext(zip_file=zf)
+        state = get_state(obj, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        zf.writestr("schema.json", json.dumps(state, separators=(",", ":")))
+    return buffer.getvalue()
+
+
 def resolve_model_path(path: str | Path) -> Path:
     """``builtin:mood`` → the packaged folder; anything else → ``Path(path)``."""
     text = str(path)
@@ -150,10 +177,9 @@ class ModelWriter:
         """The temporary folder being filled (plots and reports may be written here directly)."""
         return self._tmp
 
-    def add_sklearn(self, name: str, obj: Any) -> None:
-        import skops.io as sio
-
-        sio.dump(obj, self._tmp / f"{name}.skops")
+    def add_sklearn(self, name: str, obj: Any, *, data: bytes | None = None) -> None:
+        """``<name>.skops``: ``obj`` in the skops format (``data``: its :func:`skops_bytes`, made elsewhere)."""
+        (self._tmp / f"{name}.skops").write_bytes(skops_bytes(obj) if data is None else data)
 
     def add_tensors(self, name: str, tensors: Mapping[str, Any]) -> None:
         """Save a dict of torch tensors or numpy arrays as safetensors."""

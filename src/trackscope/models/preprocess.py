@@ -91,3 +91,71 @@ class DropNearConstant(TransformerMixin, BaseEstimator):
         if input_features is None:
             input_features = [f"x{i}" for i in range(self.n_features_in_)]
         return np.asarray(input_features, dtype=object)[self.keep_]
+
+
+# Where an edge sits in the gap between two adjacent distinct training values a < b: a + (b − a) / φ. Not the
+# midpoint: data on a grid (Spotify's three decimals) puts new values exactly on midpoints (0.949 between 0.948 and
+# 0.950), and any rounding then decides the side. Multiples of 1/φ stay far from whole numbers (for gaps of up to
+# 100 grid steps, ≥ 0.004 of a step from every grid point), so no value on the data's grid lands within rounding of
+# an edge.
+GAP_FRACTION = 0.6180339887498949
+
+
+class GapBins(TransformerMixin, BaseEstimator):
+    """Each column as the number of its bin (0, 1, …) between edges that lie inside the gaps between adjacent
+    distinct training values, never on a value (at :data:`GAP_FRACTION` of the gap); NaN stays NaN. ``max_bins``
+    None: one bin per distinct value (an order-preserving code: a tree fitted on the codes makes the same splits);
+    a number: at most that many bins, holding about equal numbers of training rows.
+
+    The step before every tree model. scikit-learn's trees split halfway between two training values, and a new
+    value on the data's grid can sit exactly there (a forest moved 10 % of the mood study's rows under 1e-6 relative
+    changes); its histogram boosting bins a column with more than 255 distinct values at quantiles that *are*
+    training values, so every row holding one sits on an edge (56 % of the rows moved, by up to 0.45). On the codes,
+    a tree splits between whole numbers, and a value changes code only within rounding of an edge.
+    """
+
+    def __init__(self, max_bins: int | None = None) -> None:
+        self.max_bins = max_bins
+
+    def fit(self, X: Any, y: Any = None) -> GapBins:
+        import numpy as np
+
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"expected a 2-D array, got shape {x.shape}")
+        if self.max_bins is not None and (not isinstance(self.max_bins, int) or self.max_bins < 2):
+            raise ValueError(f"max_bins must be None or a whole number of at least 2, got {self.max_bins!r}")
+        self.edges_ = [self._edges(x[:, j]) for j in range(x.shape[1])]
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def _edges(self, column: Any) -> Any:
+        import numpy as np
+
+        values = np.sort(column[~np.isnan(column)])
+        distinct = np.unique(values)
+        if len(distinct) <= 1:
+            return np.empty(0)
+        if self.max_bins is None or len(distinct) <= self.max_bins:
+            cut = np.arange(len(distinct) - 1)
+        else:  # bins of about equal numbers of rows, as scikit-learn's boosting would make
+            at = np.quantile(values, np.linspace(0.0, 1.0, self.max_bins + 1)[1:-1], method="inverted_cdf")
+            cut = np.unique(np.searchsorted(distinct, at))
+            cut = cut[cut < len(distinct) - 1]
+        low, high = distinct[cut], distinct[cut + 1]
+        edges = low + (high - low) * GAP_FRACTION
+        return np.where(np.isfinite(edges), edges, (low + high) / 2.0)
+
+    def transform(self, X: Any) -> Any:
+        import numpy as np
+
+        if not hasattr(self, "edges_"):
+            raise ValueError("GapBins is not fitted")
+        x = np.asarray(X, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} columns, got shape {x.shape}")
+        out = np.empty_like(x)
+        for j, edges in enumerate(self.edges_):
+            out[:, j] = np.searchsorted(edges, x[:, j], side="left")
+        out[np.isnan(x)] = np.nan
+        return out

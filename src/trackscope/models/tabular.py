@@ -27,7 +27,7 @@ DESCRIPTIONS: dict[str, str] = {
     "mlp": "Multi-layer perceptron, one hidden layer, grid over size and L2 alpha",
     "svm": "SVM with RBF kernel (Platt-calibrated probabilities), grid over C and gamma",
     "rf": "Random forest (200 trees), grid over depth and leaf size",
-    "gbm": "Histogram gradient boosting (150 rounds, L2 1.0), grid over learning rate and leaves",
+    "gbm": "Histogram gradient boosting (100 rounds, L2 1.0), grid over learning rate and leaves",
     "ensemble": "Soft vote of the tuned models above",
 }
 
@@ -45,6 +45,7 @@ class ModelResult:
     seconds: float
     grid: list[dict[str, Any]] = field(default_factory=list)  # every candidate: params, mean, std
     cv_train_scores: list[float] = field(default_factory=list)  # accuracy on each fold's own training part
+    curve: dict[str, list[float]] | None = None  # learning curve on the same folds (fit_models' curve_sizes)
 
     @property
     def cv_mean(self) -> float:
@@ -96,17 +97,24 @@ def search_space(
         clf = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
         grid = {"clf__max_depth": [None, 10], "clf__min_samples_leaf": [1, 3]}
     elif name == "gbm":
+        # 100 rounds: a fit takes ~2/3 of 150 rounds' time (0.10-0.18 s on 489 rows).
         clf = HistGradientBoostingClassifier(
-            max_iter=150, early_stopping=False, l2_regularization=1.0, random_state=seed
+            max_iter=100, early_stopping=False, l2_regularization=1.0, random_state=seed
         )
         grid = {"clf__learning_rate": [0.03, 0.1], "clf__max_leaf_nodes": [7, 15]}
     else:
         raise ValueError(f"unknown model {name!r} (choose from {', '.join(MODEL_NAMES)})")
-    from trackscope.models.preprocess import DropNearConstant
+    from trackscope.models.preprocess import DropNearConstant, GapBins
 
-    # near-constant columns out first, for every family: no scaler divides by rounding noise
-    steps = [("drop", DropNearConstant())]
-    steps += [("clf", clf)] if name in ("rf", "gbm") else [("scale", _scaler(scaler)), ("clf", clf)]
+    # near-constant columns out first, for every family: no scaler divides by rounding noise; trees split on codes
+    # whose edges lie inside the gaps between training values, never on a value (trackscope.models.preprocess.GapBins)
+    steps: list[tuple[str, Any]] = [("drop", DropNearConstant())]
+    if name == "rf":
+        steps += [("bins", GapBins()), ("clf", clf)]
+    elif name == "gbm":
+        steps += [("bins", GapBins(max_bins=255)), ("clf", clf)]
+    else:
+        steps += [("scale", _scaler(scaler)), ("clf", clf)]
     return Pipeline(steps), [grid]
 
 
@@ -141,21 +149,6 @@ def _search_proxy(name: str, params: dict[str, Any], pipe: Any) -> Any:
     return proxy.set_params(**{k.replace("clf__estimator__", "clf__"): v for k, v in params.items()})
 
 
-def with_transform_cache(estimator: Any, memory: Any) -> Any:
-    """A clone of ``estimator`` whose pipelines (its own, or its voting members') cache fitted transformers in
-    ``memory`` (a ``joblib.Memory``): the members of an ensemble then fit their shared scaler once per training
-    set. Same fits, same numbers; for searches and learning curves, never for a model that is saved."""
-    from sklearn.base import clone
-
-    est = clone(estimator)
-    if hasattr(est, "steps") and len(est.steps) > 2:
-        est.set_params(memory=memory)
-    for name, member in getattr(est, "estimators", None) or []:
-        if hasattr(member, "steps") and len(member.steps) > 2:
-            est.set_params(**{f"{name}__memory": memory})
-    return est
-
-
 # Successive halving over the CV folds (see fit_models): first round on this many folds.
 HALVING_FOLDS = 2
 
@@ -165,15 +158,27 @@ def _survivors(n_candidates: int) -> int:
     return n_candidates if n_candidates <= 3 else max(2, -(-n_candidates // 3))
 
 
-def _refit(estimator: Any, X: Any, y: Any) -> Any:  # noqa: N803
-    import warnings
-
+def prefit_vote(members: Sequence[tuple[str, Any]], y: Any) -> Any:
+    """A soft-voting ``VotingClassifier`` over already fitted ``members`` (``(name, estimator)``, fitted on the same
+    rows ``y`` labels), without fitting them again: what ``VotingClassifier(members, voting="soft").fit(X, y)``
+    returns, to the same probabilities (its members learn the same classes in the same order), for the cost of none
+    of the fits (the mood ensemble's five refits took ~1 s). A plain scikit-learn object: it saves and loads with
+    skops like a fitted one."""
+    import numpy as np
     from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clone(estimator).fit(X, y)
+    vote = VotingClassifier([(name, clone(est)) for name, est in members], voting="soft")
+    vote.le_ = LabelEncoder().fit(np.asarray(y))
+    vote.classes_ = vote.le_.classes_
+    for name, est in members:
+        if list(est.classes_) != list(vote.classes_):
+            raise ValueError(f"member {name!r} learned classes {list(est.classes_)}, not {list(vote.classes_)}")
+    vote.estimators_ = [est for _, est in members]
+    vote.named_estimators_ = Bunch(**dict(members))
+    return vote
 
 
 def fit_models(
@@ -187,25 +192,30 @@ def fit_models(
     scaler: str = DEFAULT_SCALER,
     progress: Callable[[int, int], None] | None = None,
     n_jobs: int | str | None = "auto",
+    curve_sizes: Sequence[float] = (),
 ) -> list[ModelResult]:
-    """Grid-search every family in ``models`` with the same folds; refit each best candidate on all of X.
+    """Grid-search every family in ``models`` with the same folds; refit each best candidate on all of X; with
+    ``curve_sizes``, draw every family's learning curve (and the ensemble's) on the same folds.
 
-    Candidates are compared by mean fold accuracy (ties: the earlier, simpler candidate). ``ensemble`` (if asked and
-    at least two other families were fitted) soft-votes the tuned members; its CV uses the same folds but the members'
-    parameters were tuned on them, so its CV score is slightly optimistic. Its fold scores come from the members'
-    own fold models (a soft vote is the mean of their probabilities: the same numbers as refitting a
-    ``VotingClassifier`` per fold, without the fits). Every fit is independent: they run in ``n_jobs`` processes
-    (:func:`trackscope.evaluation.fit_many`), same results as in one.
+    Candidates are compared by mean fold accuracy (ties: the earlier, simpler candidate), found by successive halving
+    over the folds. ``ensemble`` (if asked and at least two other families were fitted) soft-votes the tuned members;
+    its CV uses the same folds but the members' parameters were tuned on them, so its CV score is slightly
+    optimistic. Its fold scores and learning curve come from the members' own fold models (a soft vote is the mean
+    of their probabilities: the same numbers as refitting a ``VotingClassifier`` per fold, without the fits), and the
+    saved vote is made of the members' refits (:func:`prefit_vote`).
+
+    Every fit is independent: they run in ``n_jobs`` processes as they become ready
+    (:class:`trackscope.evaluation.FitRunner`) — one family's second round, refit and curve start while another's
+    first round still runs — with the same results as in one process.
     """
     import tempfile
 
     import numpy as np
-    from joblib import Memory, Parallel, delayed
+    from joblib import Memory
     from sklearn.base import clone
-    from sklearn.ensemble import VotingClassifier
     from sklearn.model_selection import ParameterGrid
 
-    from trackscope.evaluation import fit_jobs, fit_many
+    from trackscope.evaluation import FitRunner, curve_part, curve_summary
 
     unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown:
@@ -221,23 +231,25 @@ def fit_models(
     want_ensemble = "ensemble" in models and len(families) >= 2
     # During the search every candidate of a family refits the same scaler on the same fold (the Yeo-Johnson fit,
     # ~55 ms on 600 rows, was most of a logistic regression's fit): a joblib cache of fitted transformers, shared by
-    # the worker processes, fits it once per fold. Saved models never carry it.
+    # the worker processes, fits it once per fold (and once per learning-curve part for all families). Saved models
+    # never carry it.
     cache = tempfile.TemporaryDirectory(prefix="trackscope-fits-")
     memory = Memory(cache.name, verbose=0)
     searched = {
         m: (clone(pipe).set_params(memory=memory) if hasattr(pipe, "steps") and len(pipe.steps) > 2 else pipe)
         for m, (pipe, _) in spaces.items()
     }
-    candidates = [(name, params) for name in families for params in ParameterGrid(spaces[name][1])]
-    n_proxied = sum(1 for name in families if name in _PROXIED)
+    grids = {name: list(ParameterGrid(spaces[name][1])) for name in families}
     k = len(splits)
     first = min(HALVING_FOLDS, k)
-    survivors_of = {name: _survivors(len(ParameterGrid(spaces[name][1]))) for name in families}
+    survivors_of = {name: _survivors(len(grids[name])) for name in families}
+    partial = [i for i, frac in enumerate(curve_sizes) if frac < 1.0]
+    parts = {(i, f): curve_part(splits[f][0], y, curve_sizes[i], seed) for i in partial for f in range(k)}
     total = (
-        len(candidates) * first
+        sum(len(g) for g in grids.values()) * first
         + sum(survivors_of.values()) * (k - first)
-        + n_proxied * k
-        + len(families)
+        + sum(1 for name in families if name in _PROXIED) * k
+        + len(families) * (1 + len(partial) * k)
         + (1 if want_ensemble else 0)
     )
     done = 0
@@ -251,93 +263,162 @@ def fit_models(
     if progress is not None:
         progress(0, total)
     start = time.perf_counter()
-    # Successive halving over folds: every candidate on the first folds, the best third of each family's grid
-    # (at least 2) on the rest. Every reported score is over all folds.
-    folds_of: dict[int, list[dict[str, Any]]] = {c: [] for c in range(len(candidates))}
-
-    def run(alive: list[int], fold_set: list[Any]) -> None:
-        jobs = [
-            (_search_proxy(*candidates[c], searched[candidates[c][0]]), tr, va) for c in alive for tr, va in fold_set
-        ]
-        fits = fit_many(jobs, X, y, n_jobs=n_jobs, proba=want_ensemble, tick=tick)
-        for j, c in enumerate(alive):
-            folds_of[c] += fits[j * len(fold_set) : (j + 1) * len(fold_set)]
-
-    run(list(range(len(candidates))), splits[:first])
-    if k > first:
-        alive = []
-        for name in families:
-            own = [c for c in range(len(candidates)) if candidates[c][0] == name]
-            own.sort(key=lambda c: -float(np.mean([f["val_acc"] for f in folds_of[c]])))  # stable: ties keep order
-            alive += sorted(own[: survivors_of[name]])
-        run(alive, splits[first:])
+    runner = FitRunner(X, y, n_jobs=n_jobs, tick=tick)
+    # per family: candidate index → fold index → fit result
+    folds_of: dict[str, list[dict[int, dict[str, Any]]]] = {name: [{} for _ in grids[name]] for name in families}
+    waiting: dict[str, int] = {}
     best: dict[str, tuple[float, dict[str, Any], list[dict[str, Any]]]] = {}
-    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in families}
-    for c, (name, params) in enumerate(candidates):
-        folds = folds_of[c]
-        scores = [f["val_acc"] for f in folds]
-        mean = float(np.mean(scores))
-        row = {"params": params, "mean": mean, "std": float(np.std(scores)), "folds": len(folds)}
-        tables[name].append(row)
-        if len(folds) == k and (name not in best or mean > best[name][0] + 1e-12):
-            best[name] = (mean, params, folds)
-    proxied = [name for name in families if name in _PROXIED]
-    if proxied:  # the chosen candidate of a proxied family, cross-validated as it will be saved
-        redo = [(clone(searched[name]).set_params(**best[name][1]), tr, va) for name in proxied for tr, va in splits]
-        again = fit_many(redo, X, y, n_jobs=n_jobs, proba=want_ensemble, tick=tick)
-        for j, name in enumerate(proxied):
-            folds = again[j * k : (j + 1) * k]
-            best[name] = (float(np.mean([f["val_acc"] for f in folds])), best[name][1], folds)
+    finals: dict[str, dict[str, Any]] = {}
+    curves: dict[str, dict[tuple[int, int], dict[str, Any]]] = {name: {} for name in families}
+
+    def fitted(name: str, c: int, f: int, then: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
+        def record(res: dict[str, Any]) -> None:
+            folds_of[name][c][f] = res
+            waiting[name] -= 1
+            if waiting[name] == 0:
+                then(name)
+
+        return record
+
+    def first_round(name: str) -> None:  # every candidate on the first folds
+        waiting[name] = len(grids[name]) * first
+        for c, params in enumerate(grids[name]):
+            for f in range(first):
+                job = _search_proxy(name, params, searched[name])
+                runner.fit(job, *splits[f], fitted(name, c, f, second_round), proba=want_ensemble, stage=0)
+
+    def accs(name: str, c: int) -> list[float]:  # in fold order, whatever order the fits finished in
+        return [folds_of[name][c][f]["val_acc"] for f in sorted(folds_of[name][c])]
+
+    def mean_acc(name: str, c: int) -> float:
+        return float(np.mean(accs(name, c)))
+
+    def second_round(name: str) -> None:  # the best third of the grid (at least 2) on the remaining folds
+        if k == first:
+            return chosen_candidate(name)
+        own = sorted(range(len(grids[name])), key=lambda c: -mean_acc(name, c))  # stable: ties keep order
+        alive = sorted(own[: survivors_of[name]])
+        waiting[name] = len(alive) * (k - first)
+        for c in alive:
+            for f in range(first, k):
+                job = _search_proxy(name, grids[name][c], searched[name])
+                runner.fit(job, *splits[f], fitted(name, c, f, chosen_candidate), proba=want_ensemble, stage=1)
+
+    def chosen_candidate(name: str) -> None:
+        for c, params in enumerate(grids[name]):
+            if len(folds_of[name][c]) == k:
+                mean = mean_acc(name, c)
+                if name not in best or mean > best[name][0] + 1e-12:
+                    best[name] = (mean, params, [folds_of[name][c][f] for f in range(k)])
+        if name in _PROXIED:  # the chosen candidate cross-validated as it will be saved
+            redo: dict[int, dict[str, Any]] = {}
+
+            def again(f: int) -> Callable[[dict[str, Any]], None]:
+                def record(res: dict[str, Any]) -> None:
+                    redo[f] = res
+                    if len(redo) == k:
+                        folds = [redo[i] for i in range(k)]
+                        best[name] = (float(np.mean([r["val_acc"] for r in folds])), best[name][1], folds)
+
+                return record
+
+            for f in range(k):
+                job = clone(searched[name]).set_params(**best[name][1])
+                runner.fit(job, *splits[f], again(f), proba=want_ensemble, stage=2)
+        # the refit on all rows (saved), and the learning curve's fits (with the transform cache)
+        runner.refit(clone(spaces[name][0]).set_params(**best[name][1]), partial_store(finals, name), stage=2)
+        for (i, f), part in parts.items():
+            job = clone(searched[name]).set_params(**best[name][1])
+            runner.fit(job, part, splits[f][1], partial_store(curves[name], (i, f)), proba=want_ensemble, stage=2)
+
+    for name in families:
+        first_round(name)
+    runner.run()
     cache.cleanup()
-    search_seconds = (time.perf_counter() - start) / max(len(candidates), 1)
-    # the chosen candidate of each family, refitted on all rows (in parallel too: the forest dominates)
-    finals_in = [clone(spaces[name][0]).set_params(**best[name][1]) for name in families]
-    n = fit_jobs(len(finals_in), n_jobs, rows=len(X))
-    if n == 1:
-        finals = [_refit(est, X, y) for est in finals_in]
-    else:
-        finals = list(Parallel(n_jobs=n, backend="loky", max_nbytes=None)(delayed(_refit)(e, X, y) for e in finals_in))
+    search_seconds = (time.perf_counter() - start) / max(sum(len(g) for g in grids.values()), 1)
+
+    def curve_of(score: Callable[[dict[str, Any]], tuple[float, float]], full: list[tuple[float, float]]) -> dict:
+        rows = [
+            [len(parts[(i, f)]) if i in partial else len(splits[f][0]) for f in range(k)]
+            for i in range(len(curve_sizes))
+        ]
+        tr = [[score(i, f)[0] if i in partial else full[f][0] for f in range(k)] for i in range(len(curve_sizes))]
+        va = [[score(i, f)[1] if i in partial else full[f][1] for f in range(k)] for i in range(len(curve_sizes))]
+        return curve_summary(rows, tr, va)
+
     results: list[ModelResult] = []
-    for name, final in zip(families, finals, strict=True):
-        tick()
+    for name in families:
+        folds = best[name][2]
         results.append(
             ModelResult(
                 name=name,
-                estimator=final,
+                estimator=finals[name]["model"],
                 params=_plain(best[name][1]),
-                cv_scores=[f["val_acc"] for f in best[name][2]],
-                cv_train_scores=[f["train_acc"] for f in best[name][2]],
-                train_accuracy=float(np.mean(final.predict(X) == y)),
-                n_candidates=len(tables[name]),
-                seconds=search_seconds * len(tables[name]),
-                grid=[{**row, "params": _plain(row["params"])} for row in tables[name]],
+                cv_scores=[f["val_acc"] for f in folds],
+                cv_train_scores=[f["train_acc"] for f in folds],
+                train_accuracy=finals[name]["train_acc"],
+                n_candidates=len(grids[name]),
+                seconds=search_seconds * len(grids[name]),
+                grid=[
+                    {
+                        "params": _plain(params),
+                        "mean": mean_acc(name, c),
+                        "std": float(np.std(accs(name, c))),
+                        "folds": len(folds_of[name][c]),
+                    }
+                    for c, params in enumerate(grids[name])
+                ],
+                curve=curve_of(
+                    lambda i, f, name=name: (curves[name][(i, f)]["train_acc"], curves[name][(i, f)]["val_acc"]),
+                    [(r["train_acc"], r["val_acc"]) for r in folds],
+                )
+                if curve_sizes
+                else None,
             )
         )
     if want_ensemble:
         start = time.perf_counter()
-        scores, train_scores = [], []
-        for i, (train, val) in enumerate(splits):
-            member = [best[name][2][i] for name in families]
+
+        def vote_scores(member: list[dict[str, Any]], train: Any, val: Any) -> tuple[float, float]:
             classes = np.asarray(member[0]["classes"], dtype=object)
-            for part, key, out in ((val, "val_proba", scores), (train, "train_proba", train_scores)):
-                mean_proba = np.mean([f[key] for f in member], axis=0)
+            out = []
+            for part, key in ((train, "train_proba"), (val, "val_proba")):
+                mean_proba = np.mean([m[key] for m in member], axis=0)
                 out.append(float(np.mean(classes[mean_proba.argmax(axis=1)] == y[part])))
-        vote = VotingClassifier([(r.name, clone(r.estimator)) for r in results], voting="soft")
-        final = _refit(vote, X, y)
+            return out[0], out[1]
+
+        full = [vote_scores([best[name][2][f] for name in families], *splits[f]) for f in range(k)]
+        vote = prefit_vote([(r.name, r.estimator) for r in results], y)
+        curve = None
+        if curve_sizes:
+            curve = curve_of(
+                lambda i, f: vote_scores([curves[name][(i, f)] for name in families], parts[(i, f)], splits[f][1]),
+                full,
+            )
         tick()
         results.append(
             ModelResult(
                 name="ensemble",
-                estimator=final,
+                estimator=vote,
                 params={"members": [r.name for r in results]},
-                cv_scores=scores,
-                cv_train_scores=train_scores,
-                train_accuracy=float(np.mean(final.predict(X) == y)),
+                cv_scores=[v for _, v in full],
+                cv_train_scores=[t for t, _ in full],
+                train_accuracy=float(np.mean(vote.predict(X) == y)),
                 n_candidates=1,
                 seconds=time.perf_counter() - start,
+                curve=curve,
             )
         )
     return results
+
+
+def partial_store(into: dict[Any, Any], key: Any) -> Callable[[Any], None]:
+    """A callback that stores its argument at ``into[key]``."""
+
+    def store(value: Any) -> None:
+        into[key] = value
+
+    return store
 
 
 def choose(results: Sequence[ModelResult]) -> ModelResult:

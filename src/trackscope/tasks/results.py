@@ -6,6 +6,7 @@ these; :mod:`trackscope.api` calls one, then the other. Nothing here imports num
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ class TrainedModel:
     becomes ``metrics.json`` and is what training returns to its caller, ``sklearn`` holds scikit-learn objects saved
     as ``<name>.skops``, ``tensors`` arrays saved as ``<name>.safetensors``, and ``report_data`` what the report needs
     beyond the metrics (e.g. the training split's popularity scores for the threshold histogram); it is not saved.
+    ``serialized`` may hold, for a name in ``sklearn``, a function returning that object's ``.skops`` bytes already
+    being made elsewhere (a worker process serialises while the report is drawn).
     """
 
     meta: dict[str, Any]
@@ -25,6 +28,7 @@ class TrainedModel:
     sklearn: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, Any] = field(default_factory=dict)
     report_data: dict[str, Any] = field(default_factory=dict)
+    serialized: dict[str, Callable[[], bytes]] = field(default_factory=dict)
 
     @property
     def task(self) -> str:

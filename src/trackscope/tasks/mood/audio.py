@@ -30,11 +30,17 @@ def _candidates(names: Sequence[str], seed: int, n_features: int) -> dict[str, t
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from trackscope.models.preprocess import DropNearConstant
+    from trackscope.models.preprocess import DropNearConstant, GapBins
 
     def pipe(est: Any, pca: bool = False) -> Pipeline:
-        # near-constant columns out first: no scaler divides by rounding noise (trackscope.models.preprocess)
-        steps: list[tuple[str, Any]] = [("drop", DropNearConstant()), ("scale", StandardScaler())]
+        # near-constant columns out first: no scaler divides by rounding noise; trees split on codes whose edges lie
+        # between training values (trackscope.models.preprocess)
+        steps: list[tuple[str, Any]] = [("drop", DropNearConstant())]
+        steps.append(
+            ("bins", GapBins(max_bins=255))
+            if isinstance(est, HistGradientBoostingClassifier)
+            else ("scale", StandardScaler())
+        )
         if pca:
             steps.append(("pca", PCA(n_components=0.95, svd_solver="full", random_state=seed)))
         steps.append(("clf", est))

@@ -63,21 +63,17 @@ def train(
         (``metrics.json``): every model's scores, the chosen one's diagnostics, data, versions.
         :mod:`trackscope.report.mood` writes the folder (pipeline.skops, metrics.json, model_card.md, report.html).
     """
-    import tempfile
-
     import numpy as np
-    from joblib import Memory
 
-    from trackscope.evaluation import cv_splitter, learning_curve, stratified_split
-    from trackscope.models.tabular import (
-        DEFAULT_MODELS,
-        DEFAULT_SCALER,
-        MODEL_NAMES,
-        SCALERS,
-        choose,
-        fit_models,
-        with_transform_cache,
+    from trackscope.evaluation import (
+        cv_splitter,
+        in_background,
+        permutation_importance_later,
+        stratified_split,
+        warm_workers,
     )
+    from trackscope.models.persist import skops_bytes
+    from trackscope.models.tabular import DEFAULT_MODELS, DEFAULT_SCALER, MODEL_NAMES, SCALERS, choose, fit_models
     from trackscope.sources.tables import read_table
 
     label = label or DEFAULT_LABEL
@@ -93,6 +89,9 @@ def train(
         raise TrackscopeError(f"test_size (--test-size) must be between 0 and 1, got {test_size}")
     table = read_table(data, dedupe=dedupe).require(features, label, min_per_class=2)
     X, y = table.X(), table.y()  # noqa: N806
+    # the search's worker processes start (and import scikit-learn) while this one splits the table
+    fold_rows = int(len(y) * (1 - float(test_size)) * (CV_FOLDS - 1) / CV_FOLDS)
+    workers = warm_workers(len(models) * 10, rows=fold_rows * (1 if set(models) <= {"logreg"} else 10))
     groups = None
     if group_column:
         col = table.column(group_column)
@@ -117,48 +116,32 @@ def train(
     g_tr = None if groups is None else groups[tr]
     n_folds = cv.get_n_splits()
 
-    # One progress bar over everything that fits: the grid searches, then the learning curve.
-    state = {"search_total": 0}
-    lc_fits = len(LEARNING_SIZES) * n_folds
-
-    def search_progress(done: int, total: int) -> None:
-        state["search_total"] = total
-        if progress is not None:
-            progress(done, total + lc_fits)
-
+    # One progress bar over every fit: the grid searches, the refits and the learning curves.
     results = fit_models(
-        X[tr], y[tr], models=models, cv=cv, groups=g_tr, seed=seed, scaler=scaler, progress=search_progress
+        X[tr],
+        y[tr],
+        models=models,
+        cv=cv,
+        groups=g_tr,
+        seed=seed,
+        scaler=scaler,
+        progress=progress,
+        curve_sizes=LEARNING_SIZES,
     )
     chosen = choose(results)
-    lc_done = 0
-
-    def lc_tick() -> None:
-        nonlocal lc_done
-        lc_done += 1
-        if progress is not None:
-            progress(state["search_total"] + lc_done, state["search_total"] + lc_fits)
-
-    # size 1.0 is the chosen model's own CV fits (same folds, same seed): reused, not refitted
-    full = {"train": chosen.cv_train_scores, "val": chosen.cv_scores} if chosen.cv_train_scores else None
-    with tempfile.TemporaryDirectory(prefix="trackscope-curve-") as cache:
-        curve = learning_curve(
-            with_transform_cache(chosen.estimator, Memory(cache, verbose=0)),
-            X[tr],
-            y[tr],
-            cv,
-            sizes=LEARNING_SIZES,
-            groups=g_tr,
-            seed=seed,
-            tick=lc_tick,
-            full=full,
-        )
+    # while this process gathers the metrics (and then draws the report), the idle workers permute the test columns
+    # and serialise the chosen pipeline
+    x_te, y_te = X[te], y[te]
+    saved = in_background(workers, skops_bytes, chosen.estimator)  # the longest: first
+    importance = permutation_importance_later(workers, chosen.estimator, x_te, y_te, n_repeats=10, seed=seed)
     metrics = collect_metrics(
         table=table,
         results=results,
         chosen=chosen,
         train_idx=tr,
         test_idx=te,
-        curve=curve,
+        curve=chosen.curve,
+        importance=importance,
         settings={
             "label": label,
             "features": list(table.features),
@@ -171,18 +154,34 @@ def train(
             "dedupe": dedupe,
         },
     )
-    return TrainedModel(_meta(metrics, table.X()[tr]), metrics, sklearn={"pipeline": chosen.estimator})
+    return TrainedModel(
+        _meta(metrics, table.X()[tr]), metrics, sklearn={"pipeline": chosen.estimator}, serialized={"pipeline": saved}
+    )
 
 
 def collect_metrics(
-    *, table: Any, results: list, chosen: Any, train_idx: Any, test_idx: Any, curve: dict, settings: dict
+    *,
+    table: Any,
+    results: list,
+    chosen: Any,
+    train_idx: Any,
+    test_idx: Any,
+    curve: dict,
+    settings: dict,
+    importance: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` records: scores of every model, the chosen one's diagnostics, data, versions."""
+    """Everything ``metrics.json`` records: scores of every model, the chosen one's diagnostics, data, versions.
+    ``importance``: waits for the chosen model's permutation importance on the test split (computed here if None)."""
     import numpy as np
-    from sklearn.inspection import permutation_importance
 
     from trackscope._machine import versions
-    from trackscope.evaluation import OVERFIT_GAP, classification_metrics, describe_choice, fit_jobs, overfit_flag
+    from trackscope.evaluation import (
+        OVERFIT_GAP,
+        classification_metrics,
+        describe_choice,
+        overfit_flag,
+        permutation_importance,
+    )
     from trackscope.models.tabular import DESCRIPTIONS, logreg_odds_ratios
 
     X, y = table.X(), table.y()  # noqa: N806
@@ -212,16 +211,11 @@ def collect_metrics(
     # regression; any other family is interpreted by permutation importance alone (a separate logistic regression's
     # coefficients would describe a model that was not saved).
     odds = logreg_odds_ratios(chosen.estimator, features) or {}
-    # columns permuted in the worker processes the searches already started (same seeds per column: same numbers)
-    perm = permutation_importance(
-        chosen.estimator,
-        x_te,
-        y_te,
-        n_repeats=10,
-        random_state=settings["seed"],
-        scoring="accuracy",
-        n_jobs=fit_jobs(len(features) * 10, rows=len(y_te)),
-    )
+    # scikit-learn's permutation importance (accuracy, 10 shuffles per column), each column's shuffles predicted at once
+    if importance is None:
+        perm = permutation_importance(chosen.estimator, x_te, y_te, n_repeats=10, seed=settings["seed"])
+    else:
+        perm = importance()
     frame = table.frame
     class_means = frame.groupby(table.label)[features].mean()
     stats = table.stats
@@ -266,7 +260,7 @@ def collect_metrics(
         "learning_curve": curve,
         "odds_ratios": odds,
         "permutation_importance": {
-            f: {"mean": float(perm.importances_mean[j]), "std": float(perm.importances_std[j])}
+            f: {"mean": float(perm["importances_mean"][j]), "std": float(perm["importances_std"][j])}
             for j, f in enumerate(features)
         },
         "parameters": settings,

@@ -32,7 +32,8 @@ def make_model(name: str, seed: int) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from trackscope.models.preprocess import DropNearConstant  # no scaler divides by rounding noise
+    # no scaler divides by rounding noise; no tree splits on a value (trackscope.models.preprocess)
+    from trackscope.models.preprocess import DropNearConstant, GapBins
 
     if name == "dummy":
         return DummyClassifier(strategy="prior")
@@ -44,6 +45,7 @@ def make_model(name: str, seed: int) -> Any:
         # trees split on rounding noise too (binned, a 1e-14 jitter is as good as any split): drop it first
         return make_pipeline(
             DropNearConstant(),
+            GapBins(max_bins=255),
             HistGradientBoostingClassifier(
                 max_iter=300, learning_rate=0.04, max_leaf_nodes=15, min_samples_leaf=20, random_state=seed
             ),
@@ -52,6 +54,7 @@ def make_model(name: str, seed: int) -> Any:
         return make_pipeline(
             SimpleImputer(strategy="median"),
             DropNearConstant(),
+            GapBins(),
             RandomForestClassifier(n_estimators=300, min_samples_leaf=5, max_features=0.5, n_jobs=1, random_state=seed),
         )
     if name == "mlp":
