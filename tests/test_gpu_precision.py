@@ -24,4 +24,3 @@ def test_cuda_work_runs_without_tf32_and_restores_the_callers_settings():
             assert torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before[1]
-
