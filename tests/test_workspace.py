@@ -258,6 +258,14 @@ def test_listing_2000_songs_pages_sorts_and_filters_consistently(ws):
     assert all(row["mood"] == "calm/relaxing" for row in calm)
     indices = {row[1] for row in ws._query("PRAGMA index_list('songs')")}
     assert {"songs_status", "songs_added"} <= indices
+    # the default listing walks the songs_added index and stops at the page (no sort of every song)
+    statements: list[str] = []
+    ws._db.set_trace_callback(statements.append)
+    ws.list_songs(limit=50)
+    ws._db.set_trace_callback(None)
+    listing = next(q for q in statements if q.lstrip().startswith("SELECT") and "LIMIT" in q)
+    plan = " | ".join(row[3] for row in ws._query("EXPLAIN QUERY PLAN " + listing))
+    assert "USING INDEX songs_added" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_delete_removes_only_the_workspaces_own_files(ws, songs, tmp_path):

@@ -26,7 +26,7 @@ DESCRIPTIONS: dict[str, str] = {
     "logreg": "Logistic regression (multinomial), grid over C",
     "mlp": "Multi-layer perceptron, one hidden layer, grid over size and L2 alpha",
     "svm": "SVM with RBF kernel (Platt-calibrated probabilities), grid over C and gamma",
-    "rf": "Random forest (200 trees), grid over depth and leaf size",
+    "rf": "Random forest (100 trees), grid over depth and leaf size",
     "gbm": "Histogram gradient boosting (100 rounds, L2 1.0), grid over learning rate and leaves",
     "ensemble": "Soft vote of the tuned models above",
 }

@@ -31,6 +31,7 @@ from trackscope.workspace.schema import (
     LIST_COLUMNS,
     LIST_FROM,
     MIGRATIONS,
+    NOT_NULL_SORTS,
     SCHEMA_VERSION,
     SORTS,
     STATUSES,
@@ -406,7 +407,8 @@ class Workspace:
         where, args = self._where(status, mood, search, unusual)
         direction = "DESC" if descending else "ASC"
         col = SORTS[sort]
-        sql = f"SELECT {LIST_COLUMNS} {LIST_FROM}{where} ORDER BY ({col}) IS NULL, {col} {direction}, s.id {direction}"
+        nulls_last = "" if sort in NOT_NULL_SORTS else f"({col}) IS NULL, "
+        sql = f"SELECT {LIST_COLUMNS} {LIST_FROM}{where} ORDER BY {nulls_last}{col} {direction}, s.id {direction}"
         sql += " LIMIT ? OFFSET ?"
         args += [-1 if limit is None else max(int(limit), 0), max(int(offset), 0)]
         return [song_shape(r) for r in self._query(sql, args)]

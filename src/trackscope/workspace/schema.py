@@ -91,6 +91,9 @@ SORTS = {
     "loudness_lufs": "a.loudness_lufs",
     "hit_potential": "a.hit_potential",
 }
+# Sort keys whose column is NOT NULL: sorted without the "missing values last" term, so that SQLite can walk an index
+# (songs_added for the default listing) and stop at the page's LIMIT instead of sorting every song.
+NOT_NULL_SORTS = frozenset({"added", "id", "name", "status"})
 LIST_COLUMNS = (
     "s.id, s.name, s.status, s.error, s.duration, s.added, s.size, s.sha256, a.mood, a.mood_words, a.confidence, "
     "a.arousal, a.valence, a.novelty, a.unusual, a.tempo, a.key, a.loudness_lufs, a.hit_potential, a.probabilities, "

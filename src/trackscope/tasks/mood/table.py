@@ -205,6 +205,7 @@ def collect_metrics(
             "candidates": r.n_candidates,
             "seconds": round(r.seconds, 2),
             "grid": r.grid,
+            "learning_curve": r.curve,
         }
     test = classification_metrics(y_te, chosen.estimator.predict(x_te), classes)
     # Coefficients explain a model only when it is linear: odds ratios when the saved model is the logistic
