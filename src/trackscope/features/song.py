@@ -45,11 +45,14 @@ def feature_config(model: str = EMBED_MODEL, layers: Sequence[str] = EMBED_LAYER
     return {"version": FEATURE_VERSION, "embed_model": model, "layers": list(layers), "window_s": WINDOW_S, "sr": 22050}
 
 
-def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], Any, dict[str, Any]]:
-    """Names, the float32 feature vector, and side information (taggram mean, descriptors) of one window."""
+def window_vector(
+    y: Any, sr: int, config: dict[str, Any], *, keep_mel: bool = False
+) -> tuple[list[str], Any, dict[str, Any]]:
+    """Names, the float32 feature vector, and side information (taggram mean, descriptors; with ``keep_mel`` the
+    window's mel power spectrogram, which the descriptors compute anyway) of one window."""
     import numpy as np
 
-    from trackscope.audio.descriptors import describe
+    from trackscope.audio.descriptors import describe_with_mel
     from trackscope.audio.musicnn import embed
     from trackscope.audio.musicnn.embed import live_channels
 
@@ -68,7 +71,7 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
             names.extend(f"{layer}.{stat}.{i}" for i in channels)
             parts.append(v)
         patches.append(a)
-    desc = describe(y, sr)
+    desc, mel = describe_with_mel(y, sr)
     numeric = {
         k: float(v)
         for k, v in sorted(desc.items())
@@ -85,6 +88,8 @@ def window_vector(y: Any, sr: int, config: dict[str, Any]) -> tuple[list[str], A
         # vector starts with each one's mean then std over the patches (see pooled_vector)
         "patches": patches,
     }
+    if keep_mel:
+        side["mel"] = mel
     return names, vec, side
 
 
@@ -124,8 +129,12 @@ class SongFeatures:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
-    """Features of every 30-s window of a song, by the module's one window rule (see the module docstring)."""
+def song_features(path: str | Path, config: dict[str, Any], *, mel_columns: int | None = None) -> SongFeatures:
+    """Features of every 30-s window of a song, by the module's one window rule (see the module docstring).
+
+    ``mel_columns``: also keep the scored audio's mel power spectrogram, averaged in time down to about that many
+    columns for the whole song (``extra["picture"]["mel"]``; the descriptors compute it anyway), for a picture of
+    the whole song without decoding it again."""
     import numpy as np
 
     from trackscope.audio.io import iter_windows
@@ -152,7 +161,9 @@ def song_features(path: str | Path, config: dict[str, Any]) -> SongFeatures:
         durations.append(float(w.duration))
         picture.add(w.samples, w.sr, float(w.offset), total)
         silent = silent and bool(getattr(w, "silent", False))
-        names, vec, side = window_vector(w.samples, w.sr, config)
+        names, vec, side = window_vector(w.samples, w.sr, config, keep_mel=mel_columns is not None)
+        if mel_columns is not None:
+            picture.add_mel(side.pop("mel"), mel_columns, config["window_s"])
         vecs.append(vec)
         patches.append(side["patches"])
         tag_means.append(side["tag_mean"])
@@ -202,10 +213,18 @@ class _PictureParts:
         self.start = 0.0
         self.sr = 0
         self._gap = float("inf")
+        self.first: float | None = None  # the scored audio: from `first` to `end` seconds of `total`
+        self.end = 0.0
+        self.total: float | None = None
+        self.mels: list[Any] = []
+        self.mel_step = 1
 
     def add(self, y: Any, sr: int, offset: float, total: float | None) -> None:
         import numpy as np
 
+        if self.first is None:
+            self.first, self.total = offset, total
+        self.end = offset + len(y) / sr
         n = len(y) // ENVELOPE_HOP
         if n:
             blk = np.asarray(y[: n * ENVELOPE_HOP]).reshape(n, ENVELOPE_HOP)
@@ -217,12 +236,45 @@ class _PictureParts:
         if gap < self._gap:  # windows come in order: the nearest so far
             self._gap, self.clip, self.start, self.sr = gap, np.array(y, dtype=np.float32), offset, sr
 
+    def add_mel(self, mel: Any, columns: int, window_s: float) -> None:
+        """A window's mel power (bands × frames), averaged over groups of ``mel_step`` frames: the step chosen at the
+        first window so that the whole song comes to at most ``columns`` columns (one partial group per window
+        included); with the length unknown, every frame is kept."""
+        import math
+
+        import numpy as np
+
+        from trackscope.constants import HOP_LENGTH
+
+        if not self.mels and self.total:
+            frames = self.total * self.sr / HOP_LENGTH
+            windows = math.ceil(self.total / window_s)
+            self.mel_step = max(1, math.ceil(frames / max(columns - windows, 1)))
+        self.mels.append(reduce_frames(np.asarray(mel, dtype=np.float32), self.mel_step))
+
     def parts(self) -> dict[str, Any]:
         import numpy as np
 
         cat = (lambda xs: np.concatenate(xs)) if self.t else (lambda xs: np.zeros(1, dtype=np.float32))
-        return {"t": cat(self.t), "lo": cat(self.lo), "hi": cat(self.hi), "clip": self.clip, "start": self.start,
-                "sr": self.sr}  # fmt: skip
+        out = {"t": cat(self.t), "lo": cat(self.lo), "hi": cat(self.hi), "clip": self.clip, "start": self.start,
+               "sr": self.sr, "first": self.first or 0.0, "end": self.end, "total": self.total}  # fmt: skip
+        if self.mels:
+            out["mel"] = np.concatenate(self.mels, axis=1)
+            out["mel_step"] = self.mel_step
+        return out
+
+
+def reduce_frames(mel: Any, step: int) -> Any:
+    """``mel`` (bands × frames) averaged over consecutive groups of ``step`` frames (a last partial group alone)."""
+    import numpy as np
+
+    if step <= 1 or mel.shape[1] == 0:
+        return mel
+    whole = mel.shape[1] // step * step
+    parts = [mel[:, :whole].reshape(mel.shape[0], -1, step).mean(axis=2)]
+    if whole < mel.shape[1]:
+        parts.append(mel[:, whole:].mean(axis=1, keepdims=True))
+    return np.concatenate(parts, axis=1)
 
 
 def _clip_windows(config: dict[str, Any], p: Path) -> dict[str, Any]:

@@ -159,11 +159,12 @@ def analyze(
 
 def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
     """``("song", row, picture)`` for one file, or ``("failure", {"path", "reason"}, None)`` when it cannot be
-    analysed; ``picture`` is ``draw(row, classes)`` when ``draw`` is given (None if drawing it failed)."""
+    analysed; ``picture`` is ``draw(row, classes, decoded)`` when ``draw`` is given (None if drawing it failed). A
+    ``draw`` with a ``mel_columns`` attribute also gets the song's mel in ``decoded`` (at about that many columns)."""
     from trackscope.tasks.mood.audio import predict_song, why_song
 
     try:
-        res = predict_song(md, f)
+        res = predict_song(md, f, mel_columns=getattr(draw, "mel_columns", None))
     except TrackscopeError as err:
         return "failure", {"path": str(f), "reason": err.reason}, None
     sf = res["features"]

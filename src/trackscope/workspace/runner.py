@@ -222,17 +222,20 @@ def _load_worker_models(mood_path: str, pop_path: str | None) -> None:
 
 def _analyse(path: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """In a worker: ``("song", row, media)`` or ``("failure", {"path", "reason"}, None)`` for one stored song."""
+    import pickle
+
     from trackscope.errors import TrackscopeError
-    from trackscope.report.media import song_media
+    from trackscope.report.media import media_draw, song_media
     from trackscope.tasks.analyze import _add_hit_potential, analyze_song
 
-    kind, row, _ = analyze_song(_MODELS["mood"], Path(path))
+    # the media from the audio the analysis decoded (media_draw); drawn again from the file only if that failed
+    kind, row, drawn = analyze_song(_MODELS["mood"], Path(path), media_draw)
     if kind != "song":
         return kind, row, None
     try:
         if _MODELS["popularity"] is not None:
             _add_hit_potential([row], _MODELS["popularity"])
-        media = song_media(path)
+        media = pickle.loads(drawn)["media"] if drawn is not None else song_media(path)
     except TrackscopeError as err:
         return "failure", {"path": path, "reason": err.reason}, None
     return "song", row, media

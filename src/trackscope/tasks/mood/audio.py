@@ -394,14 +394,15 @@ def predict_rows(md: Any, *, songs: Sequence[str | Path] | None = None) -> list[
     return rows
 
 
-def predict_song(md: Any, path: str | Path, features: Any = None) -> dict[str, Any]:
-    """Per-window and whole-song mood of one file; ``features`` may pass precomputed :class:`SongFeatures`."""
+def predict_song(md: Any, path: str | Path, features: Any = None, *, mel_columns: int | None = None) -> dict[str, Any]:
+    """Per-window and whole-song mood of one file; ``features`` may pass precomputed :class:`SongFeatures`;
+    ``mel_columns``: keep the song's mel for a picture (see :func:`trackscope.features.song.song_features`)."""
     import numpy as np
 
     from trackscope.features.song import song_features
 
     pipeline, classes, config = _load(md)
-    sf = features or song_features(path, config)
+    sf = features or song_features(path, config, mel_columns=mel_columns)
     _check_names(md, sf.names)
     proba = pipeline.predict_proba(sf.vectors)
     order = [list(pipeline.classes_).index(c) for c in classes]
