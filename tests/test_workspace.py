@@ -476,4 +476,11 @@ def test_studio_media_from_the_analysis_decode_match_a_fresh_decode(tmp_path):
     img = [np.asarray(Image.open(io.BytesIO(m["mel_webp"])).convert("L"), dtype=float) for m in (ours, fresh)]
     assert img[0].shape[0] == img[1].shape[0] == 128 and abs(img[0].shape[1] - img[1].shape[1]) <= 3
     w = min(img[0].shape[1], img[1].shape[1])
-    assert np.abs(img[0][:, :w] - img[1][:, :w]).mean() < 6.0  # of 255: the same picture up to WebP and binning
+    ours_mel, fresh_mel = img[0][:, :w], img[1][:, :w]
+    # the same picture (grey levels of 255): the same level in every band, and over time within a few levels once
+    # ~0.4 s are averaged (the columns' frame groups start at different places, and each decode has its own window
+    # joins: single columns differ by up to ~40 there, 7 on average); the quiet start dark in both
+    assert np.abs(ours_mel.mean(axis=1) - fresh_mel.mean(axis=1)).max() < 2.0
+    profile = [np.convolve(m.mean(axis=0), smooth, "valid") for m in (ours_mel, fresh_mel)]
+    assert np.abs(profile[0] - profile[1]).max() < 10.0 and np.abs(profile[0] - profile[1]).mean() < 2.0
+    assert ours_mel[:, :5].mean() < ours_mel[:, 600:620].mean() - 20
