@@ -164,16 +164,39 @@ def load_average() -> str:
 
 
 def run_child(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, stdout) of one subprocess; its own rusage through wait4."""
+    """(wall s, CPU s, peak RSS MB, stdout) of one subprocess: CPU time from its rusage (wait4); the peak from its
+    own memory's high-water mark (``VmHWM`` in /proc, read every 20 ms until it exits). Not wait4's ``ru_maxrss``:
+    Linux carries the parent's high-water mark into a child across fork/exec, so after this script has grown
+    (torch, scikit-learn in the breakdowns) every child reported this script's own peak."""
+    import threading
+
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        status = Path(f"/proc/{proc.pid}/status")
+        while not done.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+            except OSError:
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     out, err = proc.stdout.read(), proc.stderr.read()
     _, status, ru = os.wait4(proc.pid, 0)
+    done.set()
+    watcher.join()
     wall = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out
+    return wall, ru.ru_utime + ru.ru_stime, (peak[0] or ru.ru_maxrss) / 1024, out
 
 
 def before_tree(rev: str, tmp: Path) -> Path:
