@@ -3,6 +3,7 @@ the local engine, resumable, bad files reported, a killed worker's files done ex
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -272,10 +273,27 @@ def test_engine_ray_without_ray_or_cluster_says_why(monkeypatch, songs, tmp_path
     assert res.exit_code == 2 and "must be one of local, ray" in res.output
 
 
-def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path):
+class _ListOnly:
+    """The driver's S3 filesystem, with reading an object refused: objects are read (and hashed) by the workers."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        if name.startswith("open_input"):
+            raise AssertionError(f"the driver read an S3 object ({name})")
+        return getattr(self.real, name)
+
+
+def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path, monkeypatch):
     pytest.importorskip("moto.server")
     from moto.server import ThreadedMotoServer
     from pyarrow import fs
+
+    from trackscope import _ray as ray_module
+
+    real_fs = ray_module._s3_filesystem
+    monkeypatch.setattr(ray_module, "_s3_filesystem", lambda: _ListOnly(real_fs()))
 
     port = int(S3_ENV["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -295,6 +313,14 @@ def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path):
                 f.write((songs / name).read_bytes())
         out = extract(["s3://catalogue/in/"], tmp_path / "s3store", engine="ray")
         assert (out["done"], out["failed"]) == (2, 1)
+        # keyed by the bytes' SHA-256, computed by the workers that read the objects (the driver reads none)
+        index = pd.read_csv(tmp_path / "s3store" / "index.csv")
+        assert dict(zip(index.path, index.sha256, strict=True)) == {
+            f"s3://catalogue/in/{n}": hashlib.sha256((songs / n).read_bytes()).hexdigest()
+            for n in ("song0.wav", "song1.wav")
+        }
+        again = extract(["s3://catalogue/in/"], tmp_path / "s3store", engine="ray")
+        assert (again["done"], again["cached"], again["failed"]) == (0, 2, 1)  # resumed: nothing read again
         assert out["failures"] == [
             {
                 "path": "s3://catalogue/in/notes.mp3",
@@ -334,6 +360,15 @@ def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path):
             ("s3://catalogue/in/song1.wav", "song1.wav"),
         ]
         assert [x["path"] for x in result["failures"]] == ["s3://catalogue/in/notes.mp3"]
+        with s3.open_output_stream("catalogue/in/song1.wav") as f:  # the object replaced: computed again
+            f.write((songs / "song2.wav").read_bytes())
+        changed = extract(["s3://catalogue/in/"], tmp_path / "s3store", engine="ray")
+        assert (changed["done"], changed["cached"]) == (1, 1)
+        index = pd.read_csv(tmp_path / "s3store" / "index.csv")
+        assert (
+            index.set_index("path").sha256["s3://catalogue/in/song1.wav"]
+            == hashlib.sha256((songs / "song2.wav").read_bytes()).hexdigest()
+        )
     finally:
         server.stop()
 

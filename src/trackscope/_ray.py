@@ -212,17 +212,6 @@ def s3_stat(uri: str) -> S3Stat:
     return S3Stat(int(info.size or 0), int(info.mtime_ns or 0))
 
 
-def s3_sha256(uri: str, chunk: int = 1 << 20) -> str:
-    """SHA-256 of an S3 object's bytes (hex), streamed: the same key as :func:`trackscope._hash.file_sha256`."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with _s3_filesystem().open_input_stream(uri[len("s3://") :]) as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def split_inputs(
     paths: Sequence[str | os.PathLike], suffixes: Sequence[str], engine: str
 ) -> tuple[list[str | os.PathLike], list[str], list[tuple[str, str]]]:

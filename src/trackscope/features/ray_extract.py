@@ -31,13 +31,26 @@ def run_jobs_on_ray(
             res = {"sha256": job["sha256"], "ok": False, "reason": res["__failure__"]}
         for target, data in res.pop("entries", []):  # sidecar before the .npy: the .npy marks the entry done
             write_bytes(Path(target), data, fsync=True)
-        on_result(res)
+        on_result({**res, "path": job["path"]})
 
     map_files([(job["path"], job) for job in jobs], compute_remote, done, address=address)
 
 
 def compute_remote(_state: Any, local_path: str, path: str, job: dict[str, Any]) -> dict[str, Any]:
-    """On a worker: ``compute`` on the local copy, into a scratch folder; the entries come back as bytes."""
+    """On a worker: ``compute`` on the local copy, into a scratch folder; the entries come back as bytes. A job
+    without a hash (an s3:// object new to the store) is hashed here, from the copy the worker read anyway, and its
+    entry paths completed with it (:func:`trackscope.features.store.fill_hash`)."""
+    if job["sha256"] is None:
+        from trackscope._hash import file_sha256
+        from trackscope.features.store import fill_hash
+
+        sha = file_sha256(local_path)
+        job = {
+            **job,
+            "sha256": sha,
+            "mel_file": job["mel_file"] and fill_hash(job["mel_file"], sha),
+            "desc_file": job["desc_file"] and fill_hash(job["desc_file"], sha),
+        }
     with tempfile.TemporaryDirectory(prefix="trackscope-entry-") as scratch:
         mel = os.path.join(scratch, "mel.npy") if job["mel_file"] else None
         desc = os.path.join(scratch, "desc.json") if job["desc_file"] else None

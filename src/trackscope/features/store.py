@@ -161,7 +161,7 @@ def extract(
         if not cfg_path.is_file():
             write_bytes(cfg_path, json.dumps(cfg, indent=2).encode(), fsync=True)
 
-    from trackscope._ray import s3_sha256, s3_stat, split_inputs
+    from trackscope._ray import s3_stat, split_inputs
 
     local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES, engine)  # s3:// inputs: engine="ray" only
     files, problems = walk_audio(local)
@@ -176,24 +176,19 @@ def extract(
 
     rows: dict[str, dict[str, Any]] = {}
     jobs: dict[str, dict[str, Any]] = {}
+    # s3:// objects this store has not seen (or that changed): hashed by the Ray worker that reads them anyway, not
+    # here — the driver would otherwise read every object once before the job (~800 GB for 100,000 songs)
+    unhashed: dict[str, Any] = {}
     cached = 0
-    for f in files:
-        path = _key(f)
-        try:
-            st = s3_stat(f) if isinstance(f, str) else f.stat()
-            if st.st_size == 0:
-                failures[path] = "empty file (0 bytes)"
-                continue
-            hit = known.get(path)
-            if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
-                sha = hit[2]
-            else:
-                sha = s3_sha256(f) if isinstance(f, str) else file_sha256(f)
-        except OSError as err:
-            failures[path] = f"cannot read the file ({err.strerror or err})"
-            continue
-        mel_file = root / "mel" / mel_key / sha[:2] / f"{sha}.npy" if "mel" in what else None
-        desc_file = root / "desc" / desc_key / sha[:2] / f"{sha}.json" if "descriptors" in what else None
+
+    def entry_files(sha: str) -> tuple[Path | None, Path | None]:
+        part = "??" if sha == HASH_ON_WORKER else sha[:2]  # a template's folder: see fill_hash
+        mel_file = root / "mel" / mel_key / part / f"{sha}.npy" if "mel" in what else None
+        desc_file = root / "desc" / desc_key / part / f"{sha}.json" if "descriptors" in what else None
+        return mel_file, desc_file
+
+    def add_row(path: str, sha: str, st: Any) -> tuple[Path | None, Path | None]:
+        mel_file, desc_file = entry_files(sha)
         rows[path] = {
             "path": path,
             "sha256": sha,
@@ -204,6 +199,27 @@ def extract(
             "mel_config": mel_key if mel_file else "",
             "desc_config": desc_key if desc_file else "",
         }
+        return mel_file, desc_file
+
+    for f in files:
+        path = _key(f)
+        try:
+            st = s3_stat(f) if isinstance(f, str) else f.stat()
+            if st.st_size == 0:
+                failures[path] = "empty file (0 bytes)"
+                continue
+            hit = known.get(path)
+            if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
+                sha = hit[2]
+            elif isinstance(f, str):
+                unhashed[path] = st
+                continue
+            else:
+                sha = file_sha256(f)
+        except OSError as err:
+            failures[path] = f"cannot read the file ({err.strerror or err})"
+            continue
+        mel_file, desc_file = add_row(path, sha, st)
         need_mel = mel_file is not None and not mel_file.is_file()
         need_desc = desc_file is not None and not desc_file.is_file()
         if not need_mel and not need_desc:
@@ -221,6 +237,18 @@ def extract(
             "desc_config": desc_key,
         }
 
+    for path in unhashed:  # entry paths with the worker's hash filled in (see HASH_ON_WORKER)
+        mel_file, desc_file = entry_files(HASH_ON_WORKER)
+        jobs[f"s3:{path}"] = {
+            "path": path,
+            "sha256": None,
+            "sr": int(sr),
+            "mel_window": float(mel_window or 0.0),
+            "mel_file": None if mel_file is None else str(mel_file),
+            "desc_file": None if desc_file is None else str(desc_file),
+            "desc_config": desc_key,
+        }
+
     total = len(files)
     done_count = [cached + sum(1 for f in files if _key(f) in failures)]
     if progress:
@@ -231,9 +259,17 @@ def extract(
     failed_shas: dict[str, str] = {}
 
     def on_result(res: dict[str, Any]) -> None:
-        if not res["ok"]:
-            failed_shas[res["sha256"]] = res["reason"]
-        done_count[0] += len(paths_by_sha[res["sha256"]])  # every path holding these bytes
+        path = res.get("path")
+        if path in unhashed:  # an s3:// object its worker hashed: its row now
+            if res["ok"]:
+                add_row(path, res["sha256"], unhashed[path])
+            else:
+                failures[path] = res["reason"]
+            done_count[0] += 1
+        else:
+            if not res["ok"]:
+                failed_shas[res["sha256"]] = res["reason"]
+            done_count[0] += len(paths_by_sha[res["sha256"]])  # every path holding these bytes
         if progress:
             progress(min(done_count[0], total), total)
 
@@ -252,7 +288,7 @@ def extract(
             del rows[path]
     n_failed_files = len(failures)
     summary_rows = _finish_tables(root, rows, failures, previous, what)
-    computed = sum(1 for r in rows.values() if r["sha256"] in jobs)
+    computed = sum(1 for r in rows.values() if r["sha256"] in jobs or r["path"] in unhashed)
     return {
         "store": str(root),
         "what": list(what),
@@ -265,6 +301,17 @@ def extract(
         "workers": workers,
         "failures": [{"path": p, "reason": r} for p, r in list(failures.items())[:20]],
     }
+
+
+# The file name's stem in the entry paths of a job whose file is hashed where it is read (an s3:// object on a Ray
+# worker); :func:`fill_hash` puts the hash in there.
+HASH_ON_WORKER = "{sha}"
+
+
+def fill_hash(template: str, sha: str) -> str:
+    """An entry path template (``…/<cfg>/??/{sha}.npy``) with the file's SHA-256 in place: ``…/<cfg>/ab/ab….npy``."""
+    p = Path(template)
+    return str(p.parent.parent / sha[:2] / p.name.replace(HASH_ON_WORKER, sha))
 
 
 def _key(f: Path | str) -> str:
