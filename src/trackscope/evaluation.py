@@ -401,17 +401,19 @@ def fit_many(
     """
     runner = FitRunner(X, y, n_jobs=n_jobs, tick=tick)
     results: list[dict[str, Any]] = [{} for _ in jobs]
-
-    def keep(i: int) -> Callable[[dict[str, Any]], None]:
-        def done(res: dict[str, Any]) -> None:
-            results[i] = res
-
-        return done
-
     for i, (est, train, val) in enumerate(jobs):
-        runner.fit(est, train, val, keep(i), proba=proba)
+        runner.fit(est, train, val, store_at(results, i), proba=proba)
     runner.run()
     return results
+
+
+def store_at(into: Any, key: Any) -> Callable[[Any], None]:
+    """A ``done`` callback for :class:`FitRunner` that stores its result at ``into[key]``."""
+
+    def store(value: Any) -> None:
+        into[key] = value
+
+    return store
 
 
 def curve_part(train: Any, y: Any, frac: float, seed: int) -> Any:
@@ -476,22 +478,10 @@ def learning_curve(
     rows: list[list[int]] = [[] for _ in sizes]
     tr_scores: list[list[float]] = [[] for _ in sizes]
     val_scores: list[list[float]] = [[] for _ in sizes]
-    runner = FitRunner(X, y, n_jobs=n_jobs, tick=tick)
-    results: dict[tuple[int, int], dict[str, Any]] = {}
-
-    def keep(key: tuple[int, int]) -> Callable[[dict[str, Any]], None]:
-        def done(res: dict[str, Any]) -> None:
-            results[key] = res
-
-        return done
-
     splits = list(cv.split(X, y, groups))
-    for f, (train, val) in enumerate(splits):
-        for i, frac in enumerate(sizes):
-            if frac >= 1.0 and full is not None:
-                continue
-            runner.fit(estimator, curve_part(train, y, frac, seed), val, keep((i, f)))
-    runner.run()
+    keys = [(i, f) for f in range(len(splits)) for i, frac in enumerate(sizes) if frac < 1.0 or full is None]
+    jobs = [(estimator, curve_part(splits[f][0], y, sizes[i], seed), splits[f][1]) for i, f in keys]
+    results = dict(zip(keys, fit_many(jobs, X, y, n_jobs=n_jobs, tick=tick), strict=True))
     for i, frac in enumerate(sizes):
         for f, (train, _) in enumerate(splits):
             if frac >= 1.0 and full is not None:

@@ -215,7 +215,7 @@ def fit_models(
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
 
-    from trackscope.evaluation import FitRunner, curve_part, curve_summary
+    from trackscope.evaluation import FitRunner, curve_part, curve_summary, store_at
 
     unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown:
@@ -326,10 +326,10 @@ def fit_models(
                 job = clone(searched[name]).set_params(**best[name][1])
                 runner.fit(job, *splits[f], again(f), proba=want_ensemble, stage=2)
         # the refit on all rows (saved), and the learning curve's fits (with the transform cache)
-        runner.refit(clone(spaces[name][0]).set_params(**best[name][1]), partial_store(finals, name), stage=2)
+        runner.refit(clone(spaces[name][0]).set_params(**best[name][1]), store_at(finals, name), stage=2)
         for (i, f), part in parts.items():
             job = clone(searched[name]).set_params(**best[name][1])
-            runner.fit(job, part, splits[f][1], partial_store(curves[name], (i, f)), proba=want_ensemble, stage=2)
+            runner.fit(job, part, splits[f][1], store_at(curves[name], (i, f)), proba=want_ensemble, stage=2)
 
     for name in families:
         first_round(name)
@@ -410,15 +410,6 @@ def fit_models(
             )
         )
     return results
-
-
-def partial_store(into: dict[Any, Any], key: Any) -> Callable[[Any], None]:
-    """A callback that stores its argument at ``into[key]``."""
-
-    def store(value: Any) -> None:
-        into[key] = value
-
-    return store
 
 
 def choose(results: Sequence[ModelResult]) -> ModelResult:
