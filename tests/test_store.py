@@ -137,6 +137,19 @@ def test_two_worker_processes(tmp_path):
     assert len(FeatureStore(tmp_path / "store").descriptors()) == 3
 
 
+def test_extract_never_imports_torch(tmp_path):
+    """``extract`` uses no torch (musicnn is not in it): importing it would cost every run ~1 s. Checked in a fresh
+    interpreter, with ``workers="auto"`` (whose validation once imported torch to look for a GPU)."""
+    write(tmp_path / "in" / "s.wav", music_like(2.0, seed=1))
+    code = (
+        "import sys; from trackscope.api import extract; "
+        f"s = extract([{str(tmp_path / 'in')!r}], {str(tmp_path / 'store')!r}, workers='auto'); "
+        "print(s['done'], 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["1", "False"]
+
+
 def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "trackscope", "extract", *map(str, args)], **kw)
 

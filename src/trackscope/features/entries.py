@@ -17,11 +17,20 @@ from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["read_table", "compute"]
+__all__ = ["read_table", "compute", "compute_entries"]
 
 
 def compute(job: dict[str, Any]) -> dict[str, Any]:
     """Decode one file and write the entries it lacks. Never raises: failures come back as a result."""
+    res = compute_entries(job)
+    for target, data in res.pop("entries", []):  # in order: the .npy last (its presence marks the entry done)
+        write_bytes(Path(target), data, fsync=True)
+    return res
+
+
+def compute_entries(job: dict[str, Any]) -> dict[str, Any]:
+    """:func:`compute` without writing: the entries come back as ``res["entries"]``, ``(path, bytes)`` pairs in
+    the order to write them (a Ray worker sends them to the driver, which writes them). Never raises."""
     from trackscope.errors import TrackscopeError as _Err
 
     try:
@@ -52,12 +61,13 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
         "channels": audio.channels,
         "silent": bool(audio.silent),
     }
+    entries: list[tuple[str, bytes]] = []
     mel_full = None
     if job["desc_file"] is not None:
         desc, mel_full = describe_with_mel(y, sr, side=audio.side)
         audio.side = None  # free it before the mel work
         payload = {"sha256": job["sha256"], "config": job["desc_config"], **facts, "descriptors": desc}
-        write_bytes(Path(job["desc_file"]), json.dumps(payload).encode(), fsync=True)
+        entries.append((str(job["desc_file"]), json.dumps(payload).encode()))
     if job["mel_file"] is not None:
         window = job["mel_window"]
         n = y.size if not window else int(round(window * sr))
@@ -72,9 +82,9 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
         np.save(buf, db.astype(np.float16), allow_pickle=False)
         # a facts sidecar first (the .npy's presence is what marks the entry done), so the index of a mel-only
         # store can be rebuilt without decoding again
-        write_bytes(Path(job["mel_file"]).with_suffix(".json"), json.dumps(facts).encode(), fsync=True)
-        write_bytes(Path(job["mel_file"]), buf.getvalue(), fsync=True)
-    return {"sha256": job["sha256"], "ok": True, **facts}
+        entries.append((str(Path(job["mel_file"]).with_suffix(".json")), json.dumps(facts).encode()))
+        entries.append((str(job["mel_file"]), buf.getvalue()))
+    return {"sha256": job["sha256"], "ok": True, **facts, "entries": entries}
 
 
 def read_table(root: Path, name: str) -> pd.DataFrame | None:

@@ -132,7 +132,7 @@ def extract(
         raise TrackscopeError(f"what (--what) must be a list of {', '.join(WHAT)}; got {', '.join(bad) or 'nothing'}")
     from trackscope._workers import choose_workers
 
-    choose_workers(workers, 1)  # validates: a whole number ≥ 1, or "auto"
+    choose_workers(workers, 1, gpu_aware=False)  # validates: a whole number ≥ 1, or "auto"
     from trackscope._ray import check_engine
 
     check_engine(engine)  # "local" or "ray" (and Ray installed)
