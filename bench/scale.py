@@ -211,12 +211,14 @@ def report(rows: list[dict], start: float, same: dict[str, bool], diff: dict[str
         f" {'+start':>7} {'first':>6} {'steady':>7}"
     )
     rate: dict[tuple, float] = {}
+    steady_rate: dict[tuple, float] = {}
     for r in rows:
         t = r["t"]
         r["rate"] = r["songs"] / r["s"]
         steady = (r["songs"] - t.n_first) / (t.last - t.first) if t.first is not None and t.last > t.first else 0.0
         with_start = f"{r['songs'] / (r['s'] + start):7.2f}" if r["engine"].startswith("ray") else f"{'':7}"
         rate[r["round"], r["cmd"], r["engine"]] = r["rate"]
+        steady_rate[r["round"], r["cmd"], r["engine"]] = steady
         print(
             f"{r['round']:5d} {r['cmd']:8} {r['engine']:6} {r['songs']:5d} {r['failed']:6d} {r['s']:8.1f}"
             f" {r['rate']:8.2f} {with_start} {t.first or 0:6.1f} {steady:7.2f}"
@@ -230,6 +232,9 @@ def report(rows: list[dict], start: float, same: dict[str, bool], diff: dict[str
             continue
         local = rate[rnd, cmd, "local"]
         line = f"round {rnd} {cmd:8} {engine} / local = {r / local:.2f} (time ×{local / r:.2f})"
+        s_local, s_this = steady_rate[rnd, cmd, "local"], steady_rate[rnd, cmd, engine]
+        if s_local and s_this:  # the per-song rate once both run: the job's fixed start-up left out
+            line += f"; steady ×{s_local / s_this:.2f}"
         one = rate.get((rnd, cmd, "ray×1"))
         if one and engine.startswith("ray") and engine != "ray×1":
             line += f";  {engine} / ray×1 = {r / one:.2f} (scaling)"

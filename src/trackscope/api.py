@@ -385,7 +385,10 @@ def analyze_songs(
     (``ray_address``: "auto" joins a running one or starts a local one, or ``HOST:PORT``); the same results.
     ``workspace``: a workspace folder (:mod:`trackscope.workspace`) the songs are added to (stored by content hash)
     and their analyses recorded in, for ``trackscope serve`` and ``trackscope export``; the result then carries a
-    ``"workspace"`` summary. See :func:`trackscope.tasks.analyze.analyze`."""
+    ``"workspace"`` summary. With ``out`` (and no ``workspace``) an interrupted run resumes: each song's result is
+    kept in ``out/analysis.partial/`` as it arrives and the same call again analyses only the songs missing
+    there (unchanged files, same model); the journal is removed once the outputs are written. See
+    :func:`trackscope.tasks.analyze.analyze`."""
     from trackscope.tasks.analyze import analyze as _analyze
 
     if isinstance(paths, str | os.PathLike):
@@ -395,6 +398,7 @@ def analyze_songs(
     if isinstance(popularity_model, Model):
         popularity_model = popularity_model.path
     draw = None
+    journal: Path | None = None
     if out is not None:
         check_analyze_output(out, report=report)
         if report:
@@ -416,6 +420,10 @@ def analyze_songs(
             ray_address=ray_address,
         )
     else:
+        from trackscope.tasks.analyze import JOURNAL_DIR
+
+        if out is not None:
+            journal = Path(out) / JOURNAL_DIR  # an interrupted run resumes from it
         done = _analyze(
             paths,
             mood_model=mood_model,
@@ -425,6 +433,7 @@ def analyze_songs(
             draw=draw,
             engine=engine,
             ray_address=ray_address,
+            journal=journal,
         )
     analysis = Analysis(done.result, done.figures)
     if out is not None:
@@ -432,6 +441,10 @@ def analyze_songs(
 
         release_freed_memory()
         analysis.write(out, report=report)
+        if journal is not None:
+            from trackscope._journal import remove
+
+            remove(journal)  # the outputs are written: nothing left to resume
     return analysis
 
 

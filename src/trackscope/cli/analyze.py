@@ -51,7 +51,8 @@ def analyze(
 ) -> None:
     """Mood (with arousal and valence), tempo, key, loudness, duration and top tags of every song; 30-s windows for
     long songs (mood over time); hit potential with --popularity-model. Bad files are listed, the rest analysed.
-    With --workspace the songs and their analyses go into the workspace's database too."""
+    An interrupted run (Ctrl-C, a crash) resumes: the same command again analyses only the songs it had not
+    finished. With --workspace the songs and their analyses go into the workspace's database too."""
     from trackscope.api import analyze as run
     from trackscope.api import check_analyze_output
     from trackscope.models.persist import load_model_dir

@@ -6,6 +6,7 @@ is given. :mod:`trackscope.report.analyze` writes ``analysis.csv``, ``analysis.j
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,6 +79,7 @@ def analyze(
     draw: Draw | None = None,
     engine: str = "local",
     ray_address: str | None = "auto",
+    journal: str | Path | None = None,
 ) -> Analysis:
     """Analyse songs; ``result`` is ``{"n", "mood_model", "classes", "songs": [...], "failures": [...]}``.
 
@@ -86,7 +88,9 @@ def analyze(
     either way. ``draw``: each song's report picture is drawn right after its analysis, from the audio its features
     were computed from (no second decode), wherever the song was analysed; the pictures come back in ``figures``.
     ``engine="ray"``: the songs are analysed on a Ray cluster (``ray_address``, see :mod:`trackscope._ray`) by the
-    same per-song function, pictures drawn there; the same result, in input order.
+    same per-song function, pictures drawn there; the same result, in input order. ``journal``: a folder whose journal
+    each song's outcome is appended to as it arrives (:mod:`trackscope._journal`); a rerun with the same journal
+    analyses only the songs missing from it. The caller removes it once the results are written.
     """
     from trackscope._ray import check_engine
     from trackscope.models.persist import ModelDir, load_model_dir
@@ -115,24 +119,38 @@ def analyze(
         raise TrackscopeError("mood_model (--mood-model) must be an audio mood model (e.g. builtin:mood)", path=md.path)
     from trackscope._workers import choose_workers, run_in_workers
 
-    n_workers = choose_workers(workers, len(files))
-    results: dict[int, tuple[str, dict[str, Any], bytes | None]] = {}
+    # a rerun of an interrupted batch (the same journal): what it finished is not done again
+    book, keys, results = _open_journal(journal, files, md, draw)
+    if progress and results:
+        progress(len(results), len(files))
+    todo = [i for i in range(len(files)) if i not in results]
+    n_workers = choose_workers(workers, len(todo))
 
-    def done(i: int, outcome: tuple[str, dict[str, Any], bytes | None]) -> None:
+    def done(i: int, outcome: Outcome) -> None:
         results[i] = outcome
+        if book is not None:
+            _journal_song(book, keys[i], outcome)
         if progress:
             progress(len(results), len(files))
 
-    if engine == "ray":
-        from trackscope.tasks.ray_analyze import analyze_on_ray
+    try:
+        if not todo:
+            pass
+        elif engine == "ray":
+            from trackscope.tasks.ray_analyze import analyze_on_ray
 
-        analyze_on_ray(md.path, files, draw, done, address=ray_address)
-    elif n_workers <= 1:
-        for i, f in enumerate(files):
-            done(i, analyze_song(md, f, draw))
-    else:
-        items = ((i, (str(f), draw)) for i, f in enumerate(files))
-        run_in_workers(_worker_song, items, n_workers, done, initializer=_load_worker_model, initargs=(str(md.path),))
+            analyze_on_ray(md.path, [files[i] for i in todo], draw, lambda j, o: done(todo[j], o), address=ray_address)
+        elif n_workers <= 1:
+            for i in todo:
+                done(i, analyze_song(md, files[i], draw))
+        else:
+            items = ((i, (str(files[i]), draw)) for i in todo)
+            run_in_workers(
+                _worker_song, items, n_workers, done, initializer=_load_worker_model, initargs=(str(md.path),)
+            )
+    finally:
+        if book is not None:
+            book.close()
     songs: list[dict[str, Any]] = []
     figures: dict[str, bytes] = {}
     for i in range(len(files)):  # input order, whatever order the workers finished in
@@ -141,6 +159,8 @@ def analyze(
         if png is not None:
             figures[item["path"]] = png
     if not songs:
+        if book is not None:
+            book.remove()  # nothing in it to resume
         first = failures[0] if failures else {"path": "", "reason": "no audio"}
         raise TrackscopeError(
             f"none of the {len(failures)} inputs could be analysed (first: {first['reason']})", path=first["path"]
@@ -155,6 +175,61 @@ def analyze(
         "failures": failures,
     }
     return Analysis(result, figures)
+
+
+JOURNAL_DIR = "analysis.partial"  # in ``analyze``'s output folder while it runs: the songs finished so far
+Outcome = tuple[str, dict[str, Any], bytes | None]
+
+
+def _open_journal(folder: str | Path | None, files: list[Any], md: Any, draw: Draw | None) -> Any:
+    """``(journal, keys, found)``: the batch's journal (:mod:`trackscope._journal`; None without ``folder``), each
+    file's key in it (its path, size and modification time; None when it cannot be read: not resumed) and the
+    outcomes an interrupted run of the same batch left there, by index into ``files``."""
+    if folder is None:
+        return None, [], {}
+    import base64
+    import hashlib
+    import json
+
+    from trackscope import __version__
+    from trackscope._journal import Journal
+    from trackscope._ray import is_s3, s3_stat
+
+    meta = {
+        "kind": "analyze",
+        "version": 1,
+        "trackscope": __version__,
+        "model": _model_name(md),
+        "model_digest": hashlib.sha256(json.dumps(md.meta, sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "draw": None if draw is None else f"{draw.__module__}.{getattr(draw, '__qualname__', '')}",
+    }
+    book = Journal(folder, meta, command="analyze", run_noun="analysis (model, version or pictures)")
+    keys: list[list[Any] | None] = []
+    for f in files:
+        try:
+            st = s3_stat(str(f)) if is_s3(f) else os.stat(f)
+            keys.append([str(f), int(st.st_size), int(st.st_mtime_ns)])
+        except OSError:
+            keys.append(None)
+    where = {tuple(k): i for i, k in enumerate(keys) if k is not None}
+    found: dict[int, Outcome] = {}
+    for r in book.of_type("song"):
+        i = where.get(tuple(r.get("key") or ()))
+        if i is not None:
+            blob = r.get("blob")
+            found[i] = (r["kind"], r["item"], None if blob is None else base64.b64decode(blob))
+    book.records.clear()  # held as results from here on
+    return book, keys, found
+
+
+def _journal_song(book: Any, key: list[Any] | None, outcome: Outcome) -> None:
+    """One analysed song into the journal (failures are not journaled: a rerun tries them again)."""
+    import base64
+
+    kind, item, blob = outcome
+    if key is not None and kind == "song":
+        encoded = None if blob is None else base64.b64encode(blob).decode("ascii")
+        book.append({"t": "song", "key": key, "kind": kind, "item": item, "blob": encoded}, keep=False)
 
 
 def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
