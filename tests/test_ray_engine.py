@@ -291,6 +291,12 @@ class _ListOnly:
             raise AssertionError(f"the driver read an S3 object ({name})")
         return getattr(self.real, name)
 
+    def get_file_info(self, what):
+        _ListOnly.asked.append(what)
+        return self.real.get_file_info(what)
+
+    asked: list = []
+
 
 def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path, monkeypatch):
     pytest.importorskip("moto.server")
@@ -318,8 +324,11 @@ def test_s3_inputs_through_a_local_s3_server(cluster, songs, tmp_path, monkeypat
         for name in ("song0.wav", "song1.wav", "notes.mp3"):
             with s3.open_output_stream(f"catalogue/in/{name}") as f:
                 f.write((songs / name).read_bytes())
+        _ListOnly.asked.clear()
         out = extract(["s3://catalogue/in/"], tmp_path / "s3store", engine="ray")
         assert (out["done"], out["failed"]) == (2, 1)
+        # the prefix, then its listing: no request per object (a catalogue's objects are stat-ed from the listing)
+        assert [type(a).__name__ for a in _ListOnly.asked] == ["str", "FileSelector"]
         # keyed by the bytes' SHA-256, computed by the workers that read the objects (the driver reads none)
         index = pd.read_csv(tmp_path / "s3store" / "index.csv")
         assert dict(zip(index.path, index.sha256, strict=True)) == {

@@ -203,9 +203,19 @@ class S3Stat:
         self.st_size, self.st_mtime_ns = size, mtime_ns
 
 
+# What the listings of this process said of each object: a catalogue's objects are stat-ed from their listing, not
+# with one request each (100,000 HEAD requests in a row would take the driver half an hour).
+_LISTED: dict[str, S3Stat] = {}
+
+
 def s3_stat(uri: str) -> S3Stat:
+    """An object's size and modification time: from its prefix's listing (:func:`list_s3`) when it was listed, else
+    asked of S3."""
     from pyarrow import fs
 
+    listed = _LISTED.get(uri)
+    if listed is not None:
+        return listed
     info = _s3_filesystem().get_file_info(uri[len("s3://") :])
     if info.type != fs.FileType.File:
         raise FileNotFoundError(2, "no such S3 object", uri)
@@ -245,13 +255,14 @@ def list_s3(uri: str, suffixes: Sequence[str]) -> list[str]:
     s3 = _s3_filesystem()
     base = uri[len("s3://") :].rstrip("/")
     info = s3.get_file_info(base)
-    if info.type == fs.FileType.File:
-        return [uri]
     if info.type == fs.FileType.NotFound:
         raise TrackscopeError("no such S3 object or prefix", path=uri)
-    found = s3.get_file_info(fs.FileSelector(base, recursive=True))
-    names = [i.path for i in found if i.type == fs.FileType.File and Path(i.path).suffix.lower() in suffixes]
-    return [f"s3://{p}" for p in sorted(names)]
+    found = [info] if info.type == fs.FileType.File else s3.get_file_info(fs.FileSelector(base, recursive=True))
+    if info.type != fs.FileType.File:
+        found = [i for i in found if i.type == fs.FileType.File and Path(i.path).suffix.lower() in suffixes]
+    for i in found:
+        _LISTED[f"s3://{i.path}"] = S3Stat(int(i.size or 0), int(i.mtime_ns or 0))
+    return sorted(f"s3://{i.path}" for i in found)
 
 
 class _FileActor:
