@@ -89,10 +89,17 @@ def _tables(store: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(store / f"{name}.csv") for name in ("index", "descriptors", "failures")}
 
 
-def test_extract_on_ray_makes_the_local_store(cluster, songs, tmp_path):
+def test_extract_on_ray_makes_the_local_store(cluster, songs, tmp_path, monkeypatch):
     local = extract([songs], tmp_path / "local", workers=1)
     seen: list[tuple[int, int]] = []
+    import trackscope.features.store as store_module
+
+    def refused(path):
+        raise AssertionError(f"the driver hashed {path}: the worker that reads it does")
+
+    monkeypatch.setattr(store_module, "file_sha256", refused)  # the driver reads no audio
     remote = extract([songs], tmp_path / "ray", engine="ray", progress=lambda d, t: seen.append((d, t)))
+    monkeypatch.undo()
     for key in ("done", "cached", "failed", "files"):
         assert remote[key] == local[key], key
     assert remote["done"] == N_SONGS and remote["failed"] == 2

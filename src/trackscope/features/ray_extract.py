@@ -21,24 +21,26 @@ __all__ = ["run_jobs_on_ray"]
 def run_jobs_on_ray(
     jobs: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], None], *, address: str | None = "auto"
 ) -> None:
-    """``on_result(res)`` for each job's :func:`compute_entries` result, computed on Ray; its entries written here
-    before ``on_result`` is called."""
+    """``on_result(res)`` for each job's :func:`compute_entries` result, computed on Ray; its entries are written
+    here right after ``on_result`` returns (which records the file's hash first: a kill in between leaves a hash
+    whose entries are missing, computed again by the rerun)."""
     from trackscope._ray import map_files
 
     def done(i: int, res: dict[str, Any]) -> None:
         job = jobs[i]
         if "__failure__" in res:
             res = {"sha256": job["sha256"], "ok": False, "reason": res["__failure__"]}
-        for target, data in res.pop("entries", []):  # sidecar before the .npy: the .npy marks the entry done
-            write_bytes(Path(target), data, fsync=True)
+        entries = res.pop("entries", [])
         on_result({**res, "path": job["path"]})
+        for target, data in entries:  # sidecar before the .npy: the .npy marks the entry done
+            write_bytes(Path(target), data, fsync=True)
 
     map_files([(job["path"], job) for job in jobs], compute_remote, done, address=address)
 
 
 def compute_remote(_state: Any, local_path: str, path: str, job: dict[str, Any]) -> dict[str, Any]:
-    """On a worker: the entries of the local copy, as bytes (nothing written here). A job without a hash (an s3://
-    object new to the store) is hashed here, from the copy the worker read anyway, and its entry paths completed
+    """On a worker: the entries of the local copy, as bytes (nothing written here). A job without a hash (a file new
+    to the store, or changed) is hashed here, from the copy the worker read anyway, and its entry paths completed
     with it (:func:`trackscope.features.store.fill_hash`)."""
     if job["sha256"] is None:
         from trackscope._hash import file_sha256

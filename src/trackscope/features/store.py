@@ -173,11 +173,21 @@ def extract(
     if previous is not None:
         for row in previous.itertuples(index=False):
             known[row.path] = (int(row.size), int(row.mtime_ns), row.sha256)
+    hashes = None
+    if engine == "ray":  # the hashes the workers computed, journaled as they arrive: a killed run's are kept
+        from trackscope._journal import Journal
+
+        meta = {"kind": "extract-hashes", "version": 1}
+        hashes = Journal(root / HASH_JOURNAL, meta, command="extract", run_noun="store")
+        for rec in hashes.of_type("hash"):
+            known[rec["path"]] = (int(rec["size"]), int(rec["mtime_ns"]), rec["sha256"])
+        hashes.records.clear()
 
     rows: dict[str, dict[str, Any]] = {}
     jobs: dict[str, dict[str, Any]] = {}
-    # s3:// objects this store has not seen (or that changed): hashed by the Ray worker that reads them anyway, not
-    # here — the driver would otherwise read every object once before the job (~800 GB for 100,000 songs)
+    # With engine="ray", files this store has not seen (or that changed) are hashed by the Ray worker that reads them
+    # anyway, not here — the driver would otherwise read every file once before the job (~800 GB for 100,000 songs,
+    # through the head node). s3:// objects are only ever read there.
     unhashed: dict[str, Any] = {}
     cached = 0
 
@@ -211,7 +221,7 @@ def extract(
             hit = known.get(path)
             if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
                 sha = hit[2]
-            elif isinstance(f, str):
+            elif engine == "ray":
                 unhashed[path] = st
                 continue
             else:
@@ -239,7 +249,7 @@ def extract(
 
     for path in unhashed:  # entry paths with the worker's hash filled in (see HASH_ON_WORKER)
         mel_file, desc_file = entry_files(HASH_ON_WORKER)
-        jobs[f"s3:{path}"] = {
+        jobs[f"unhashed:{path}"] = {
             "path": path,
             "sha256": None,
             "sr": int(sr),
@@ -260,9 +270,12 @@ def extract(
 
     def on_result(res: dict[str, Any]) -> None:
         path = res.get("path")
-        if path in unhashed:  # an s3:// object its worker hashed: its row now
+        if path in unhashed:  # a file its worker hashed: its row now
             if res["ok"]:
-                add_row(path, res["sha256"], unhashed[path])
+                st = unhashed[path]
+                add_row(path, res["sha256"], st)
+                record = {"t": "hash", "path": path, "sha256": res["sha256"]}
+                hashes.append({**record, "size": st.st_size, "mtime_ns": st.st_mtime_ns}, keep=False)
             else:
                 failures[path] = res["reason"]
             done_count[0] += 1
@@ -277,7 +290,10 @@ def extract(
     if engine == "ray":
         from trackscope.features.ray_extract import run_jobs_on_ray
 
-        run_jobs_on_ray(list(jobs.values()), on_result, address=ray_address)
+        try:
+            run_jobs_on_ray(list(jobs.values()), on_result, address=ray_address)
+        finally:
+            hashes.close()
     else:
         _run_jobs(list(jobs.values()), workers, on_result)
 
@@ -288,6 +304,8 @@ def extract(
             del rows[path]
     n_failed_files = len(failures)
     summary_rows = _finish_tables(root, rows, failures, previous, what)
+    if hashes is not None:
+        hashes.remove()  # the index holds them now
     computed = sum(1 for r in rows.values() if r["sha256"] in jobs or r["path"] in unhashed)
     return {
         "store": str(root),
@@ -303,8 +321,12 @@ def extract(
     }
 
 
-# The file name's stem in the entry paths of a job whose file is hashed where it is read (an s3:// object on a Ray
-# worker); :func:`fill_hash` puts the hash in there.
+# With engine="ray": the hashes the workers computed so far (a journal, :mod:`trackscope._journal`), removed once the
+# index is written — so a driver killed mid-job loses none of them.
+HASH_JOURNAL = "index.partial"
+
+# The file name's stem in the entry paths of a job whose file is hashed where it is read (on a Ray worker);
+# :func:`fill_hash` puts the hash in there.
 HASH_ON_WORKER = "{sha}"
 
 
