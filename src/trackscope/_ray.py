@@ -203,8 +203,8 @@ class S3Stat:
         self.st_size, self.st_mtime_ns = size, mtime_ns
 
 
-# What the listings of this process said of each object: a catalogue's objects are stat-ed from their listing, not
-# with one request each (100,000 HEAD requests in a row would take the driver half an hour).
+# What this job's listings said of each object (see split_inputs): a catalogue's objects are stat-ed from their
+# listing, not with one request each (100,000 HEAD requests in a row would take the driver half an hour).
 _LISTED: dict[str, S3Stat] = {}
 
 
@@ -229,6 +229,7 @@ def split_inputs(
     that name nothing). S3 inputs need ``engine="ray"`` (its workers read them)."""
     local = [p for p in paths if not is_s3(p)]
     remote = [s3_uri(p) for p in paths if is_s3(p)]
+    _LISTED.clear()  # this job's listings only (a long-lived process lists catalogue after catalogue)
     if remote and engine != "ray":
         raise TrackscopeError("s3:// inputs are read by Ray workers: add --engine ray (engine='ray')", path=remote[0])
     objects: list[str] = []

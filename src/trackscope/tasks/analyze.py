@@ -134,13 +134,11 @@ def analyze(
             progress(len(results), len(files))
 
     try:
-        if not todo:
-            pass
-        elif engine == "ray":
+        if engine == "ray" and todo:
             from trackscope.tasks.ray_analyze import analyze_on_ray
 
             analyze_on_ray(md.path, [files[i] for i in todo], draw, lambda j, o: done(todo[j], o), address=ray_address)
-        elif n_workers <= 1:
+        elif n_workers <= 1:  # (also when nothing is left to do)
             for i in todo:
                 done(i, analyze_song(md, files[i], draw))
         else:
@@ -201,7 +199,7 @@ def _open_journal(folder: str | Path | None, files: list[Any], md: Any, draw: Dr
         "trackscope": __version__,
         "model": _model_name(md),
         "model_digest": hashlib.sha256(json.dumps(md.meta, sort_keys=True, default=str).encode()).hexdigest()[:16],
-        "draw": None if draw is None else f"{draw.__module__}.{getattr(draw, '__qualname__', '')}",
+        "draw": None if draw is None else f"{getattr(draw, '__module__', '')}.{getattr(draw, '__qualname__', draw)}",
     }
     book = Journal(folder, meta, command="analyze", run_noun="analysis (model, version or pictures)")
     keys: list[list[Any] | None] = []
