@@ -1,11 +1,14 @@
 """Resumable work: an append-only JSONL journal in a folder of its own, for a run that a crash, Ctrl-C or
-``kill -9`` may stop and a rerun should continue (``trackscope collect``'s checkpoint, ``analyze --out``'s songs).
+``kill -9`` may stop and a rerun should continue (``trackscope collect``'s checkpoint, ``analyze --out``'s songs,
+the hashes of ``extract --engine ray``).
 
 The first line records the settings the run depends on; a journal written with other settings is refused, so a
-resume never mixes two different runs. Every finished unit of work is appended as one JSON line and flushed to disk
-(``fsync``) before the next, so a crash loses at most the unit in flight. A torn last line (the process died
-mid-write) is cut on opening, so that unit is simply done again. An exclusive lock keeps two runs from writing one
-journal. Once the run's outputs are written the journal is removed (its two files, then the folder if empty).
+resume never mixes two different runs. Every finished unit of work is appended as one JSON line, handed to the
+operating system at once (a killed process loses at most the unit in flight) and flushed to disk (``fsync``) at
+once or, for journals of many small units, at most once a second (a power cut loses at most that second). A torn
+last line (the process died mid-write) is cut on opening, so that unit is simply done again. An exclusive lock keeps
+two runs from writing one journal. Once the run's outputs are written the journal is removed (its two files, then
+the folder if empty).
 """
 
 from __future__ import annotations
@@ -39,11 +42,15 @@ class Journal:
         command: str,
         run_noun: str,
         error: type[TrackscopeError] = TrackscopeError,
+        sync_every: float = 0.0,
     ) -> None:
         self.folder = Path(folder)
         self.path = self.folder / JOURNAL
         self.command, self.run_noun, self.error = command, run_noun, error
+        self.sync_every = sync_every
         self.records: list[dict[str, Any]] = []
+        self._fh: Any = None
+        self._synced = 0.0
         self._lock = self._acquire()
         try:
             self._load(meta)
@@ -70,6 +77,11 @@ class Journal:
         return fh
 
     def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -125,13 +137,22 @@ class Journal:
                 fh.truncate(good)
 
     def append(self, record: dict[str, Any], *, keep: bool = True) -> None:
-        """Add one record durably (flush + fsync); ``keep=False``: not kept in :attr:`records` (large records of a
-        long run that the caller holds anyway). numpy values are written as plain numbers and lists."""
+        """Add one record: written through to the operating system at once (a killed process loses nothing) and
+        fsync-ed — at once, or with ``sync_every`` seconds, at most that often (one result a millisecond from a large
+        cluster cannot wait for a disk flush each: a power cut then loses at most that many seconds, done again by
+        the rerun). ``keep=False``: not kept in :attr:`records` (large records of a long run that the caller holds
+        anyway). numpy values are written as plain numbers and lists."""
+        import time
+
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_plain) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 — held open until close()
+        self._fh.write(line)
+        self._fh.flush()
+        now = time.monotonic()
+        if now - self._synced >= self.sync_every:
+            os.fsync(self._fh.fileno())
+            self._synced = now
         if keep:
             self.records.append(record)
 

@@ -178,7 +178,7 @@ def extract(
         from trackscope._journal import Journal
 
         meta = {"kind": "extract-hashes", "version": 1}
-        hashes = Journal(root / HASH_JOURNAL, meta, command="extract", run_noun="store")
+        hashes = Journal(root / HASH_JOURNAL, meta, command="extract", run_noun="store", sync_every=1.0)
         for rec in hashes.of_type("hash"):
             known[rec["path"]] = (int(rec["size"]), int(rec["mtime_ns"]), rec["sha256"])
         hashes.records.clear()

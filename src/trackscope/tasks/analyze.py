@@ -201,7 +201,7 @@ def _open_journal(folder: str | Path | None, files: list[Any], md: Any, draw: Dr
         "model_digest": hashlib.sha256(json.dumps(md.meta, sort_keys=True, default=str).encode()).hexdigest()[:16],
         "draw": None if draw is None else f"{getattr(draw, '__module__', '')}.{getattr(draw, '__qualname__', draw)}",
     }
-    book = Journal(folder, meta, command="analyze", run_noun="analysis (model, version or pictures)")
+    book = Journal(folder, meta, command="analyze", run_noun="analysis (model, version or pictures)", sync_every=1.0)
     keys: list[list[Any] | None] = []
     for f in files:
         try:
