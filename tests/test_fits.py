@@ -275,3 +275,17 @@ def test_fit_workers_exit_when_their_parent_is_killed():
         for c in _children(proc.pid):
             with contextlib.suppress(OSError):
                 os.kill(c, signal.SIGKILL)
+
+
+def test_a_worker_whose_parent_died_before_it_started_watching_leaves_at_once():
+    """Under load a pool worker may still be importing when its parent is killed; by the time it starts watching it
+    has been re-parented, so it is given its parent's pid by the parent and leaves when that is not its parent."""
+    code = (
+        "import os, time; from trackscope._workers import exit_with_parent; "
+        "exit_with_parent(os.getppid()); print('watching', flush=True); "
+        "exit_with_parent(os.getppid() + 100000); time.sleep(10); print('still here')"
+    )
+    t = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["watching"]  # its real parent: it stays; another: it leaves
+    assert time.monotonic() - t < 8

@@ -42,22 +42,28 @@ def choose_workers(workers: int | str | None, n_items: int, *, gpu_aware: bool =
     return max(1, min(cores, MAX_AUTO_WORKERS, n_items // MIN_ITEMS_PER_WORKER))
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(parent_pid: int | None = None) -> None:
     """In a worker process: exit at once when the process that started it is gone, however it died (``kill -9``
-    sends no shutdown message: the worker would otherwise wait for work forever, a model in memory)."""
+    sends no shutdown message: the worker would otherwise wait for work forever, a model in memory).
+
+    ``parent_pid``: the parent's pid as the parent gave it, for workers without multiprocessing's parent sentinel
+    (loky's): a worker still starting when its parent is killed would otherwise take the process it was re-parented
+    to for its parent, and never leave."""
     import multiprocessing
     import threading
     import time
 
     parent = multiprocessing.parent_process()
-    if parent is not None and getattr(parent, "_sentinel", None) is not None:
+    if parent_pid is None and parent is not None and getattr(parent, "_sentinel", None) is not None:
 
         def watch() -> None:
             parent.join()  # returns when the parent's end of the pipe closes: it has exited
             os._exit(0)
 
-    else:  # loky's workers (scikit-learn fits) have no sentinel: a dead parent re-parents them
-        first = os.getppid()
+    else:  # a dead parent re-parents its children: watch for the parent pid to change
+        first = os.getppid() if parent_pid is None else parent_pid
+        if os.getppid() != first:
+            os._exit(0)  # the parent is gone already
         if first <= 1:
             return
 
@@ -76,6 +82,19 @@ def init_single_thread(extra: Callable[..., None] | None = None, *args: Any) -> 
     it start in a fraction of a second); libraries already loaded (numpy, via unpickling) are limited directly. The
     worker also exits with its parent (:func:`exit_with_parent`)."""
     exit_with_parent()
+    _one_thread()
+    if extra is not None:
+        extra(*args)
+
+
+def init_pool_worker(parent_pid: int) -> None:
+    """:func:`init_single_thread` for a worker of a pool without multiprocessing's parent sentinel (loky's), given
+    the parent's pid by the parent (``initargs=(os.getpid(),)``)."""
+    exit_with_parent(parent_pid)
+    _one_thread()
+
+
+def _one_thread() -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -85,8 +104,6 @@ def init_single_thread(extra: Callable[..., None] | None = None, *args: Any) -> 
         threadpool_limits(1)
     except ImportError:  # pragma: no cover — threadpoolctl is a dependency
         pass
-    if extra is not None:
-        extra(*args)
 
 
 def run_in_workers(

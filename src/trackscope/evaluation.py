@@ -6,6 +6,7 @@ given, so that one artist never lands on both sides).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -269,9 +270,9 @@ def _executor(n: int) -> Any:
     after 5 minutes, every worker exits with its parent)."""
     from joblib.externals.loky import get_reusable_executor
 
-    from trackscope._workers import init_single_thread
+    from trackscope._workers import init_pool_worker
 
-    return get_reusable_executor(max_workers=n, timeout=300, initializer=init_single_thread)
+    return get_reusable_executor(max_workers=n, timeout=300, initializer=init_pool_worker, initargs=(os.getpid(),))
 
 
 def warm_workers(n_fits: int, n_jobs: int | str | None = "auto", *, rows: int | None = None) -> int:

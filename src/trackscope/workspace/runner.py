@@ -149,6 +149,9 @@ class Runner:
                 p.terminate()
         for p in procs:
             p.join(5)
+            if p.is_alive():  # still there after SIGTERM and 5 s (a machine under heavy load): not left behind
+                p.kill()
+                p.join(5)
 
     def _loop(self) -> None:
         try:
