@@ -196,6 +196,28 @@ def _s3_filesystem() -> Any:
     return fs.S3FileSystem(**kw)
 
 
+@contextmanager
+def local_copy(path: str, scratch: str | None = None) -> Iterator[str]:
+    """A local file holding ``path``'s bytes: a local file itself; an ``s3://`` object copied into a temporary
+    folder (in ``scratch``, else the system's) under its own name — so that decoders that go by the suffix see it —
+    and removed afterwards. OSError when it cannot be read."""
+    if not is_s3(path):
+        yield path
+        return
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="trackscope-s3-", dir=scratch)
+    try:
+        local = os.path.join(folder, os.path.basename(path.rstrip("/")) or "audio")
+        data = read_bytes(path)
+        with open(local, "wb") as f:
+            f.write(data)
+        del data
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class S3Stat:
     """What the store keeps of a file, for an S3 object: its size and modification time (ns)."""
 
@@ -223,15 +245,13 @@ def s3_stat(uri: str) -> S3Stat:
 
 
 def split_inputs(
-    paths: Sequence[str | os.PathLike], suffixes: Sequence[str], engine: str
+    paths: Sequence[str | os.PathLike], suffixes: Sequence[str]
 ) -> tuple[list[str | os.PathLike], list[str], list[tuple[str, str]]]:
     """``paths`` → (local paths as given, the S3 objects ``s3://`` inputs name, ``(input, reason)`` for S3 inputs
-    that name nothing). S3 inputs need ``engine="ray"`` (its workers read them)."""
+    that name nothing). Either engine reads S3 objects (their workers, each object as it comes to it)."""
     local = [p for p in paths if not is_s3(p)]
     remote = [s3_uri(p) for p in paths if is_s3(p)]
     _LISTED.clear()  # this job's listings only (a long-lived process lists catalogue after catalogue)
-    if remote and engine != "ray":
-        raise TrackscopeError("s3:// inputs are read by Ray workers: add --engine ray (engine='ray')", path=remote[0])
     objects: list[str] = []
     problems: list[tuple[str, str]] = []
     for uri in remote:
@@ -300,23 +320,11 @@ class _FileActor:
         return {"key": np.asarray(keys, dtype=np.int64), "result": out}
 
     def _one(self, path: str, job: Any) -> Any:
-        if not is_s3(path) and os.path.isfile(path):
-            return self.work(self.state, path, path, job)  # on this node's disk: read in place, no copy
-        folder = tempfile.mkdtemp(dir=self.tmp)
-        local = os.path.join(folder, os.path.basename(path.rstrip("/")) or "audio")
         try:
-            try:
-                data = read_bytes(path)
-            except OSError as err:
-                return {"__failure__": f"cannot read the file ({getattr(err, 'strerror', None) or err})"}
-            with open(local, "wb") as f:
-                f.write(data)
-            del data
-            return self.work(self.state, local, path, job)
-        finally:
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)
+            with local_copy(path, self.tmp) as local:  # on this node's disk: read in place; S3: copied here
+                return self.work(self.state, local, path, job)
+        except OSError as err:  # the work itself never raises: reading the file failed
+            return {"__failure__": f"cannot read the file ({getattr(err, 'strerror', None) or err})"}
 
 
 def map_files(

@@ -21,7 +21,9 @@ from trackscope.cli._app import (
 @app.command()
 @handle_errors
 def analyze(
-    paths: list[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Audio files and/or folders (searched recursively), or s3://bucket/prefix/."
+    ),
     out: Path | None = typer.Option(
         None,
         "--out",

@@ -22,7 +22,9 @@ from trackscope.constants import EXIT_BAD_INPUT, SAMPLE_RATE
 @app.command()
 @handle_errors
 def extract(
-    paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Audio files or folders (searched recursively), or s3://bucket/prefix/."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder (created; reruns resume)."),
     what: str = typer.Option("mel,descriptors", "--what", help="What to compute: mel, descriptors or both."),
     workers: int | None = typer.Option(

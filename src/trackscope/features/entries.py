@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackscope._atomic import write_bytes
+from trackscope._hash import file_sha256
 from trackscope.constants import HOP_LENGTH, N_FFT, N_MELS
 
 if TYPE_CHECKING:
@@ -30,11 +31,21 @@ def compute(job: dict[str, Any]) -> dict[str, Any]:
 
 def compute_entries(job: dict[str, Any]) -> dict[str, Any]:
     """:func:`compute` without writing: the entries come back as ``res["entries"]``, ``(path, bytes)`` pairs in
-    the order to write them (a Ray worker sends them to the driver, which writes them). Never raises."""
+    the order to write them (a Ray worker sends them to the driver, which writes them). Never raises.
+
+    An ``s3://`` job is read into a temporary copy first. A job without a hash (``sha256`` None: a file the store
+    has not seen, hashed where it is read rather than by the process that lists the files) is hashed from the bytes
+    read, and its entry paths (templates, see :func:`fill_hash`) completed with it."""
+    from trackscope._ray import local_copy
     from trackscope.errors import TrackscopeError as _Err
 
     try:
-        return _compute_unsafe(job)
+        with local_copy(job["path"]) as local:
+            if job["sha256"] is None:
+                job = with_hash(job, file_sha256(local))
+            return _compute_unsafe({**job, "path": local})
+    except OSError as err:
+        return {"sha256": job["sha256"], "ok": False, "reason": f"cannot read the file ({err.strerror or err})"}
     except _Err as err:
         return {"sha256": job["sha256"], "ok": False, "reason": err.reason}
     except MemoryError:
@@ -85,6 +96,27 @@ def _compute_unsafe(job: dict[str, Any]) -> dict[str, Any]:
         entries.append((str(Path(job["mel_file"]).with_suffix(".json")), json.dumps(facts).encode()))
         entries.append((str(job["mel_file"]), buf.getvalue()))
     return {"sha256": job["sha256"], "ok": True, **facts, "entries": entries}
+
+
+# The file name's stem in the entry paths of a job whose file is hashed where it is read (on the worker that reads
+# it); :func:`fill_hash` puts the hash in there.
+HASH_ON_WORKER = "{sha}"
+
+
+def fill_hash(template: str, sha: str) -> str:
+    """An entry path template (``…/<cfg>/??/{sha}.npy``) with the file's SHA-256 in place: ``…/<cfg>/ab/ab….npy``."""
+    p = Path(template)
+    return str(p.parent.parent / sha[:2] / p.name.replace(HASH_ON_WORKER, sha))
+
+
+def with_hash(job: dict[str, Any], sha: str) -> dict[str, Any]:
+    """A job without a hash, with ``sha`` and the entry paths it decides."""
+    return {
+        **job,
+        "sha256": sha,
+        "mel_file": job["mel_file"] and fill_hash(job["mel_file"], sha),
+        "desc_file": job["desc_file"] and fill_hash(job["desc_file"], sha),
+    }
 
 
 def read_table(root: Path, name: str) -> pd.DataFrame | None:

@@ -39,20 +39,8 @@ def run_jobs_on_ray(
 
 
 def compute_remote(_state: Any, local_path: str, path: str, job: dict[str, Any]) -> dict[str, Any]:
-    """On a worker: the entries of the local copy, as bytes (nothing written here). A job without a hash (a file new
-    to the store, or changed) is hashed here, from the copy the worker read anyway, and its entry paths completed
-    with it (:func:`trackscope.features.store.fill_hash`)."""
-    if job["sha256"] is None:
-        from trackscope._hash import file_sha256
-        from trackscope.features.store import fill_hash
-
-        sha = file_sha256(local_path)
-        job = {
-            **job,
-            "sha256": sha,
-            "mel_file": job["mel_file"] and fill_hash(job["mel_file"], sha),
-            "desc_file": job["desc_file"] and fill_hash(job["desc_file"], sha),
-        }
+    """On a worker: the entries of the local copy, as bytes (nothing written here); a job without a hash is hashed
+    here, from the copy the worker read anyway (see :func:`compute_entries`)."""
     res = compute_entries({**job, "path": local_path})
     res.setdefault("entries", [])
     return res

@@ -38,7 +38,7 @@ from trackscope._atomic import TMP_PREFIX, write_bytes, write_frame
 from trackscope._hash import config_hash, file_sha256
 from trackscope.constants import AUDIO_SUFFIXES, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
 from trackscope.errors import TrackscopeError
-from trackscope.features.entries import compute, read_table
+from trackscope.features.entries import HASH_ON_WORKER, compute, read_table
 from trackscope.features.reader import FeatureStore
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def extract(
 
     from trackscope._ray import s3_stat, split_inputs
 
-    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES, engine)  # s3:// inputs: engine="ray" only
+    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES)  # s3:// prefixes listed
     files, problems = walk_audio(local)
     problems = [(os.path.abspath(p), r) for p, r in problems] + s3_problems
     files = [*files, *objects]  # S3 objects as their s3:// URIs
@@ -174,7 +174,7 @@ def extract(
         for row in previous.itertuples(index=False):
             known[row.path] = (int(row.size), int(row.mtime_ns), row.sha256)
     hashes = None
-    if engine == "ray":  # the hashes the workers computed, journaled as they arrive: a killed run's are kept
+    if engine == "ray" or objects:  # the hashes the workers compute, journaled as they arrive: a killed run's kept
         from trackscope._journal import Journal
 
         meta = {"kind": "extract-hashes", "version": 1}
@@ -187,7 +187,7 @@ def extract(
     jobs: dict[str, dict[str, Any]] = {}
     # With engine="ray", files this store has not seen (or that changed) are hashed by the Ray worker that reads them
     # anyway, not here — the driver would otherwise read every file once before the job (~800 GB for 100,000 songs,
-    # through the head node). s3:// objects are only ever read there.
+    # through the head node). s3:// objects, with either engine, are only ever read by the worker computing them.
     unhashed: dict[str, Any] = {}
     cached = 0
 
@@ -221,7 +221,7 @@ def extract(
             hit = known.get(path)
             if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
                 sha = hit[2]
-            elif engine == "ray":
+            elif engine == "ray" or isinstance(f, str):
                 unhashed[path] = st
                 continue
             else:
@@ -321,19 +321,9 @@ def extract(
     }
 
 
-# With engine="ray": the hashes the workers computed so far (a journal, :mod:`trackscope._journal`), removed once the
-# index is written — so a driver killed mid-job loses none of them.
+# The hashes the workers computed so far (a journal, :mod:`trackscope._journal`), removed once the index is
+# written — so a run killed mid-job loses none of them.
 HASH_JOURNAL = "index.partial"
-
-# The file name's stem in the entry paths of a job whose file is hashed where it is read (on a Ray worker);
-# :func:`fill_hash` puts the hash in there.
-HASH_ON_WORKER = "{sha}"
-
-
-def fill_hash(template: str, sha: str) -> str:
-    """An entry path template (``…/<cfg>/??/{sha}.npy``) with the file's SHA-256 in place: ``…/<cfg>/ab/ab….npy``."""
-    p = Path(template)
-    return str(p.parent.parent / sha[:2] / p.name.replace(HASH_ON_WORKER, sha))
 
 
 def _key(f: Path | str) -> str:
@@ -358,11 +348,12 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, on_result: Callable[[dic
 
         with single_blas_thread():
             for job in jobs:
-                on_result(compute(job))
+                on_result({**compute(job), "path": job["path"]})
         return
     from trackscope._workers import run_in_workers
 
-    run_in_workers(compute, ((i, (job,)) for i, job in enumerate(jobs)), workers, lambda _, res: on_result(res))
+    items = ((i, (job,)) for i, job in enumerate(jobs))
+    run_in_workers(compute, items, workers, lambda i, res: on_result({**res, "path": jobs[i]["path"]}))
 
 
 def _finish_tables(

@@ -100,7 +100,7 @@ def analyze(
     from trackscope._ray import split_inputs
     from trackscope.constants import AUDIO_SUFFIXES
 
-    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES, engine)  # s3:// inputs: engine="ray" only
+    local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES)  # s3:// prefixes listed
     files, failures = walk_audio(local)
     files = [*files, *objects]  # S3 objects as their s3:// URIs, read by the Ray workers
     failures = [{"path": p, "reason": r} for p, r in [*failures, *s3_problems]]
@@ -230,11 +230,26 @@ def _journal_song(book: Any, key: list[Any] | None, outcome: Outcome) -> None:
         book.append({"t": "song", "key": key, "kind": kind, "item": item, "blob": encoded}, keep=False)
 
 
-def analyze_song(md: Any, f: Path, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
+def analyze_song(md: Any, f: Path | str, draw: Draw | None = None) -> tuple[str, dict[str, Any], bytes | None]:
     """``("song", row, picture)`` for one file, or ``("failure", {"path", "reason"}, None)`` when it cannot be
     analysed; ``picture`` is ``draw(row, classes, decoded)`` when ``draw`` is given (None if drawing it failed). A
-    ``draw`` with a ``mel_columns`` attribute also gets the song's mel in ``decoded`` (at about that many columns)."""
+    ``draw`` with a ``mel_columns`` attribute also gets the song's mel in ``decoded`` (at about that many columns).
+    An ``s3://`` object is read into a temporary copy, and its row named by its URI."""
+    from trackscope._ray import is_s3, local_copy, s3_uri
     from trackscope.tasks.mood.audio import predict_song, why_song
+
+    if is_s3(f):
+        uri = s3_uri(f)
+        try:
+            with local_copy(uri) as local:
+                kind, item, png = analyze_song(md, Path(local), draw)
+        except OSError as err:
+            return "failure", {"path": uri, "reason": f"cannot read the file ({err.strerror or err})"}, None
+        item["path"] = uri
+        if "name" in item:
+            item["name"] = uri.rstrip("/").rsplit("/", 1)[-1]
+        return kind, item, png
+    f = Path(f)
 
     try:
         res = predict_song(md, f, mel_columns=getattr(draw, "mel_columns", None))
@@ -280,7 +295,7 @@ def _load_worker_model(model_path: str) -> None:
 
 
 def _worker_song(path: str, draw: Draw | None) -> tuple[str, dict[str, Any], bytes | None]:
-    return analyze_song(_WORKER_MODEL[0], Path(path), draw)
+    return analyze_song(_WORKER_MODEL[0], path, draw)
 
 
 def _model_name(md: Any) -> str:
