@@ -38,6 +38,11 @@ def test_journal_keeps_numbers_exactly_and_removes_only_its_own_files(tmp_path):
     again.close()
     with pytest.raises(TrackscopeError, match="different test run"):
         Journal(folder, {"kind": "other"}, command="test", run_noun="test run")
+    in_the_way = tmp_path / "file.partial"
+    in_the_way.write_text("a file of the user's")
+    with pytest.raises(TrackscopeError, match="a file is where this run keeps its journal"):
+        Journal(in_the_way, {"kind": "test"}, command="test", run_noun="test run")
+    assert in_the_way.read_text() == "a file of the user's"
     (folder / "mine.txt").write_text("not the journal's")
     remove(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["mine.txt"]  # what is not ours stays

@@ -60,8 +60,13 @@ class Journal:
 
     def _acquire(self) -> Any:
         """An exclusive lock on the folder, so two runs never write one journal (released when the process ends)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fh = open(self.folder / LOCK, "a+b")  # noqa: SIM115 — held open until close()
+        if self.folder.exists() and not self.folder.is_dir():
+            raise self.error("a file is where this run keeps its journal (a folder): move it away", path=self.folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.folder / LOCK, "a+b")  # noqa: SIM115 — held open until close()
+        except OSError as err:
+            raise self.error(f"cannot keep this run's journal here ({err.strerror or err})", path=self.folder) from None
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock
