@@ -287,15 +287,16 @@ def extract(
             progress(min(done_count[0], total), total)
 
     workers = choose_workers(workers, len(jobs), gpu_aware=False)
-    if engine == "ray":
-        from trackscope.features.ray_extract import run_jobs_on_ray
+    try:
+        if engine == "ray":
+            from trackscope.features.ray_extract import run_jobs_on_ray
 
-        try:
             run_jobs_on_ray(list(jobs.values()), on_result, address=ray_address)
-        finally:
+        else:
+            _run_jobs(list(jobs.values()), workers, on_result)
+    finally:
+        if hashes is not None:
             hashes.close()
-    else:
-        _run_jobs(list(jobs.values()), workers, on_result)
 
     for path in list(rows):
         sha = rows[path]["sha256"]
