@@ -254,6 +254,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_fit_workers_exit_when_their_parent_is_killed():
     proc = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT], stdout=subprocess.PIPE, text=True)
+    everyone: list[int] = []
     try:
         assert proc.stdout.readline().strip() == "fitting"
         deadline = time.monotonic() + 60
@@ -272,7 +273,7 @@ def test_fit_workers_exit_when_their_parent_is_killed():
     finally:
         if proc.poll() is None:
             proc.kill()
-        for c in _children(proc.pid):
+        for c in {*_children(proc.pid), *everyone}:  # a failed run's workers, re-parented: not left behind
             with contextlib.suppress(OSError):
                 os.kill(c, signal.SIGKILL)
 
