@@ -275,7 +275,8 @@ def test_fit_workers_exit_when_their_parent_is_killed():
             proc.kill()
         for c in {*_children(proc.pid), *everyone}:  # a failed run's workers, re-parented: not left behind
             with contextlib.suppress(OSError):
-                os.kill(c, signal.SIGKILL)
+                if "loky" in Path(f"/proc/{c}/cmdline").read_text():  # still ours (not a reused pid)
+                    os.kill(c, signal.SIGKILL)
 
 
 def test_a_worker_whose_parent_died_before_it_started_watching_leaves_at_once():
