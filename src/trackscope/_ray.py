@@ -196,6 +196,11 @@ def _s3_filesystem() -> Any:
     return fs.S3FileSystem(**kw)
 
 
+def unreadable(err: OSError) -> str:
+    """Why a file could not be read, as failure lists say it."""
+    return f"cannot read the file ({getattr(err, 'strerror', None) or err})"
+
+
 @contextmanager
 def local_copy(path: str, scratch: str | None = None) -> Iterator[str]:
     """A local file holding ``path``'s bytes: a local file itself; an ``s3://`` object copied into a temporary
@@ -324,7 +329,7 @@ class _FileActor:
             with local_copy(path, self.tmp) as local:  # on this node's disk: read in place; S3: copied here
                 return self.work(self.state, local, path, job)
         except OSError as err:  # the work itself never raises: reading the file failed
-            return {"__failure__": f"cannot read the file ({getattr(err, 'strerror', None) or err})"}
+            return {"__failure__": unreadable(err)}
 
 
 def map_files(

@@ -36,7 +36,7 @@ def compute_entries(job: dict[str, Any]) -> dict[str, Any]:
     An ``s3://`` job is read into a temporary copy first. A job without a hash (``sha256`` None: a file the store
     has not seen, hashed where it is read rather than by the process that lists the files) is hashed from the bytes
     read, and its entry paths (templates, see :func:`fill_hash`) completed with it."""
-    from trackscope._ray import local_copy
+    from trackscope._ray import local_copy, unreadable
     from trackscope.errors import TrackscopeError as _Err
 
     try:
@@ -45,7 +45,7 @@ def compute_entries(job: dict[str, Any]) -> dict[str, Any]:
                 job = with_hash(job, file_sha256(local))
             return _compute_unsafe({**job, "path": local})
     except OSError as err:
-        return {"sha256": job["sha256"], "ok": False, "reason": f"cannot read the file ({err.strerror or err})"}
+        return {"sha256": job["sha256"], "ok": False, "reason": unreadable(err)}
     except _Err as err:
         return {"sha256": job["sha256"], "ok": False, "reason": err.reason}
     except MemoryError:

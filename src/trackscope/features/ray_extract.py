@@ -41,6 +41,4 @@ def run_jobs_on_ray(
 def compute_remote(_state: Any, local_path: str, path: str, job: dict[str, Any]) -> dict[str, Any]:
     """On a worker: the entries of the local copy, as bytes (nothing written here); a job without a hash is hashed
     here, from the copy the worker read anyway (see :func:`compute_entries`)."""
-    res = compute_entries({**job, "path": local_path})
-    res.setdefault("entries", [])
-    return res
+    return compute_entries({**job, "path": local_path})

@@ -161,7 +161,7 @@ def extract(
         if not cfg_path.is_file():
             write_bytes(cfg_path, json.dumps(cfg, indent=2).encode(), fsync=True)
 
-    from trackscope._ray import s3_stat, split_inputs
+    from trackscope._ray import s3_stat, split_inputs, unreadable
 
     local, objects, s3_problems = split_inputs(paths, AUDIO_SUFFIXES)  # s3:// prefixes listed
     files, problems = walk_audio(local)
@@ -227,7 +227,7 @@ def extract(
             else:
                 sha = file_sha256(f)
         except OSError as err:
-            failures[path] = f"cannot read the file ({err.strerror or err})"
+            failures[path] = unreadable(err)
             continue
         mel_file, desc_file = add_row(path, sha, st)
         need_mel = mel_file is not None and not mel_file.is_file()

@@ -235,20 +235,16 @@ def analyze_song(md: Any, f: Path | str, draw: Draw | None = None) -> tuple[str,
     analysed; ``picture`` is ``draw(row, classes, decoded)`` when ``draw`` is given (None if drawing it failed). A
     ``draw`` with a ``mel_columns`` attribute also gets the song's mel in ``decoded`` (at about that many columns).
     An ``s3://`` object is read into a temporary copy, and its row named by its URI."""
-    from trackscope._ray import is_s3, local_copy, s3_uri
+    from trackscope._ray import is_s3, local_copy, s3_uri, unreadable
     from trackscope.tasks.mood.audio import predict_song, why_song
 
     if is_s3(f):
         uri = s3_uri(f)
         try:
             with local_copy(uri) as local:
-                kind, item, png = analyze_song(md, Path(local), draw)
+                return named(analyze_song(md, Path(local), draw), uri)
         except OSError as err:
-            return "failure", {"path": uri, "reason": f"cannot read the file ({err.strerror or err})"}, None
-        item["path"] = uri
-        if "name" in item:
-            item["name"] = uri.rstrip("/").rsplit("/", 1)[-1]
-        return kind, item, png
+            return "failure", {"path": uri, "reason": unreadable(err)}, None
     f = Path(f)
 
     try:
@@ -292,6 +288,15 @@ def _load_worker_model(model_path: str) -> None:
     from trackscope.models.persist import load_model_dir
 
     _WORKER_MODEL.append(load_model_dir(model_path))
+
+
+def named(outcome: Outcome, path: str) -> Outcome:
+    """An outcome computed from a copy of a file (or under another name of it), named as the input ``path``."""
+    kind, item, png = outcome
+    item["path"] = path
+    if "name" in item:
+        item["name"] = path.rstrip("/").rsplit("/", 1)[-1]
+    return kind, item, png
 
 
 def _worker_song(path: str, draw: Draw | None) -> tuple[str, dict[str, Any], bytes | None]:

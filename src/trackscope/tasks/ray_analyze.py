@@ -60,10 +60,6 @@ def open_model(model_path: str) -> Any:
 
 def song_remote(md: Any, local_path: str, path: str, draw: Callable[..., bytes] | None) -> Outcome:
     """On a worker: the song's row (or failure) from its local copy, under its own path."""
-    from trackscope.tasks.analyze import analyze_song
+    from trackscope.tasks.analyze import analyze_song, named
 
-    kind, item, png = analyze_song(md, Path(local_path), draw)
-    item["path"] = path
-    if "name" in item:
-        item["name"] = Path(path).name
-    return kind, item, png
+    return named(analyze_song(md, Path(local_path), draw), path)
